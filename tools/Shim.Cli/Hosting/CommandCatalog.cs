@@ -1,0 +1,12 @@
+using Shim.Cli.Commands;
+
+namespace Shim.Cli.Hosting;
+
+/// <summary>Explicit registration of every sub-command (no assembly scanning).</summary>
+public static class CommandCatalog
+{
+    public static IReadOnlyList<ICliCommand> All { get; } =
+    [
+        new VersionCommand(),
+    ];
+}

@@ -1,0 +1,3 @@
+using Shim.Cli.Hosting;
+
+return await ShimApplication.RunAsync(args);
