@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run): prerequisites, real guest images, build, every test, one summary line.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+bash tools/scripts/install-prereqs.sh || { echo "test.sh: could not install prerequisites" >&2; exit 1; }
+if [ -x tools/scripts/fetch-guests.sh ] || [ -f tools/scripts/fetch-guests.sh ]; then
+  bash tools/scripts/fetch-guests.sh || { echo "test.sh: could not fetch guest images" >&2; exit 1; }
+fi
+
+dotnet build Shim.sln -c Release --nologo -v quiet || { echo "test.sh: build failed" >&2; exit 1; }
+
+rm -rf TestResults
+dotnet test Shim.sln -c Release --no-build --nologo --logger trx --results-directory TestResults "$@"
+test_status=$?
+
+python3 tools/scripts/test-summary.py TestResults
+summary_status=$?
+[ $test_status -eq 0 ] && [ $summary_status -eq 0 ]
