@@ -2,8 +2,11 @@ using Shim.Core.Dispatch;
 
 namespace Shim.Core.Flat;
 
-/// <summary>Bytes written to the debug console port go straight to <paramref name="output"/> (reads return 0xE9, as in Bochs/QEMU).</summary>
-public sealed class DebugConsolePort(Stream output) : IPortDevice
+/// <summary>
+/// Bytes written to the debug console port go straight to <paramref name="output"/>, one Latin-1 character
+/// per byte, flushed at each newline (reads return 0xE9, as in Bochs/QEMU).
+/// </summary>
+public sealed class DebugConsolePort(TextWriter output) : IPortDevice
 {
     public const ushort Port = 0xE9;
 
@@ -11,7 +14,7 @@ public sealed class DebugConsolePort(Stream output) : IPortDevice
 
     public ExitAction Write(ushort port, int size, uint value)
     {
-        output.WriteByte((byte)value);
+        output.Write((char)(byte)value);
         if (value == '\n')
             output.Flush();
         return ExitAction.Resume;

@@ -195,13 +195,6 @@ public sealed unsafe class KvmVcpu : IVcpuState, IDisposable
     {
         if (_syncRegs)
         {
-            // KVM applies synced registers before special registers. Under KVM-PVM, loading the segments of a
-            // CPL3 context then drops RFLAGS.IOPL, so when both changed the special registers go first, by ioctl.
-            if (_specialRegistersDirty && _registersDirty)
-            {
-                _fd.Ioctl(KvmIoctl.SetSregs, (nint)(run + KvmRunLayout.SyncSregs), "KVM_SET_SREGS");
-                _specialRegistersDirty = false;
-            }
             ulong dirty = 0;
             if (_registersDirty)
                 dirty |= KvmRunLayout.SyncRegsFlag;

@@ -16,14 +16,14 @@ public sealed class FlatProgramTests
         using var kvm = KvmHost.Open();
         using var machine = FlatMachine.Create(kvm, new FlatMachineOptions { Mode = mode, LoadAddress = TestPrograms.LoadAddress },
             program, new IcedMonitorCodeAssembler(), KvmHost.Logger);
-        var console = new MemoryStream();
+        var console = new StringWriter();
         machine.Dispatcher.Ports.Register(DebugConsolePort.Port, 1, new DebugConsolePort(console));
         machine.Dispatcher.Ports.Register(ExitStatusPort.Port, 1, new ExitStatusPort());
         var handlers = new TrapResolvingHandlers(machine);
         handlers.Register();
         var runner = machine.CreateRunner();
         var stop = runner.Run(new Shim.Core.Run.VcpuRunOptions(Timeout), TestContext.Current.CancellationToken);
-        return (stop, System.Text.Encoding.ASCII.GetString(console.ToArray()), handlers, runner.Counters);
+        return (stop, console.ToString(), handlers, runner.Counters);
     }
 
     [Fact]

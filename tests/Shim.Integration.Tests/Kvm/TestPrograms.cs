@@ -62,11 +62,11 @@ internal static class TestPrograms
         return Assemble(a);
     }
 
-    /// <summary>Jumps to a non-canonical address from CPL0 with the monitor's IDT pointing nowhere useful: a triple fault.</summary>
+    /// <summary>At CPL0: loads an empty IDT (limit 0) from zeroed memory, then faults: #UD → #GP → #DF → triple fault.</summary>
     public static byte[] TripleFault()
     {
         var a = new Assembler(64);
-        a.lidt(__[UnmappedAddress]);  // reads an unmapped IDT descriptor: #PF with a broken IDT
+        a.lidt(__[0x1000]);
         a.ud2();
         return Assemble(a);
     }
