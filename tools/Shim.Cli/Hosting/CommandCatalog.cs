@@ -8,5 +8,8 @@ public static class CommandCatalog
     public static IReadOnlyList<ICliCommand> All { get; } =
     [
         new VersionCommand(),
+        new DoctorCommand(),
+        new RunFlatCommand(),
+        new BenchCommand(),
     ];
 }

@@ -1,0 +1,67 @@
+using Shim.Core.Memory;
+
+namespace Shim.Core.Kvm;
+
+/// <summary>
+/// Guest-physical memory over the VM's mmap'd KVM slots. Every access must lie inside ONE region;
+/// gaps between regions and ranges straddling two regions are rejected like any out-of-range access.
+/// </summary>
+public sealed class KvmGuestMemory : IGuestMemory
+{
+    private GuestMemoryRegion[] _regions = [];
+
+    public IReadOnlyList<GuestMemoryRegion> Regions => _regions;
+
+    public ulong Size => _regions.Length == 0 ? 0 : _regions.Max(r => r.End.Value);
+
+    internal void Add(GuestMemoryRegion region)
+    {
+        if (_regions.Any(r => region.Start < r.End && r.Start < region.End))
+            throw new ArgumentException($"memory region {region.Name} at {region.Start} overlaps an existing region");
+        _regions = [.. _regions, region];
+    }
+
+    public bool Contains(GuestPhysicalAddress address, ulong length) => Find(address, length) is not null;
+
+    public Span<byte> GetSpan(GuestPhysicalAddress address, int length) =>
+        TryGetSpan(address, length, out var span)
+            ? span
+            : throw new GuestMemoryAccessException(address, (ulong)Math.Max(length, 0), Size);
+
+    public unsafe bool TryGetSpan(GuestPhysicalAddress address, int length, out Span<byte> span)
+    {
+        if (length >= 0 && Find(address, (ulong)length) is { } region)
+        {
+            span = new Span<byte>((byte*)region.Host + (address.Value - region.Start.Value), length);
+            return true;
+        }
+        span = default;
+        return false;
+    }
+
+    public bool TryRead(GuestPhysicalAddress address, Span<byte> destination)
+    {
+        if (!TryGetSpan(address, destination.Length, out var span))
+            return false;
+        span.CopyTo(destination);
+        return true;
+    }
+
+    public bool TryWrite(GuestPhysicalAddress address, ReadOnlySpan<byte> source)
+    {
+        if (!TryGetSpan(address, source.Length, out var span))
+            return false;
+        source.CopyTo(span);
+        return true;
+    }
+
+    private GuestMemoryRegion? Find(GuestPhysicalAddress address, ulong length)
+    {
+        foreach (var region in _regions)
+        {
+            if (region.Contains(address, length))
+                return region;
+        }
+        return null;
+    }
+}

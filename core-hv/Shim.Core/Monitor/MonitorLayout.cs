@@ -1,0 +1,34 @@
+namespace Shim.Core.Monitor;
+
+/// <summary>
+/// Offsets inside the monitor's memory (its own KVM slot, mapped at the start of its PML4 slot). The GDT
+/// has all 8192 entries so adapters keep the whole low range; the monitor's own descriptors sit at the top.
+/// </summary>
+public static class MonitorLayout
+{
+    public const ulong Idt = 0x0000;
+    public const ulong Gdt = 0x1000;
+    public const int GdtEntries = 8192;
+    public const ulong GdtSize = GdtEntries * 8;
+    public const ulong Tss = Gdt + GdtSize;                 // 0x11000
+    public const int TssIoBitmapOffset = 0x68;
+    public const int IoBitmapBytes = 8192;
+    public const uint TssLimit = TssIoBitmapOffset + IoBitmapBytes; // includes the 0xFF terminator byte
+    public const ulong Stubs = 0x14000;
+    public const ulong InterruptStackBottom = 0x15000;
+    public const ulong InterruptStackTop = 0x16000;          // IST1 and RSP0
+    public const ulong CriticalStackTop = 0x17000;           // IST2: #DF, NMI, #MC
+    public const ulong PageTables = 0x17000;                 // monitor L3, L2, L1
+    public const ulong PagePool = 0x1A000;                   // page tables built for flat programs
+    public const ulong Size = 0x40000;
+
+    public const int CodeSelectorIndex = GdtEntries - 4;    // CPL0 64-bit code; data follows (SYSCALL needs CS, CS+8)
+    public const int DataSelectorIndex = GdtEntries - 3;
+    public const int TssSelectorIndex = GdtEntries - 2;     // 16-byte system descriptor: two entries
+    public const ushort CodeSelector = CodeSelectorIndex * 8;
+    public const ushort DataSelector = DataSelectorIndex * 8;
+    public const ushort TssSelector = TssSelectorIndex * 8;
+
+    /// <summary>The highest GDT index adapters may use.</summary>
+    public const int LastAdapterIndex = CodeSelectorIndex - 1;
+}

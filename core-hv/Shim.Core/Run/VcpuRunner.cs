@@ -1,0 +1,101 @@
+using Serilog;
+using Shim.Core.Dispatch;
+using Shim.Core.Events;
+using Shim.Core.Exits;
+using Shim.Core.Kvm;
+
+namespace Shim.Core.Run;
+
+public sealed record VcpuRunOptions(TimeSpan Timeout)
+{
+    /// <summary>Upper bound for one HLT sleep, so the wall-clock timeout is honoured while halted.</summary>
+    public TimeSpan MaxHaltSleep { get; init; } = TimeSpan.FromMilliseconds(100);
+}
+
+/// <summary>
+/// The vCPU loop: deliver pending events → KVM_RUN → classify → count → dispatch → apply. Timeouts and
+/// cancellation kick the vCPU out of KVM_RUN, so a guest spinning without exits still stops on time.
+/// </summary>
+public sealed class VcpuRunner(
+    KvmVcpu vcpu,
+    ExitDispatcher dispatcher,
+    ExitClassifier classifier,
+    EventMailbox mailbox,
+    IVirtualEventHandler? eventHandler,
+    ILogger logger)
+{
+    private readonly List<VirtualEvent> _events = [];
+
+    public ExitCounters Counters { get; } = new();
+
+    /// <summary>The last exit seen, for diagnostics after a stop.</summary>
+    public VmExit? LastExit { get; private set; }
+
+    /// <summary>Optional hook run before dispatch, e.g. to fill instruction bytes for an emulation failure.</summary>
+    public Func<VmExit, VmExit>? Enrich { get; init; }
+
+    public RunStop Run(VcpuRunOptions options, CancellationToken cancellation)
+    {
+        var timedOut = 0;
+        using var timeout = new Timer(_ =>
+        {
+            Volatile.Write(ref timedOut, 1);
+            vcpu.Kick();
+        }, null, options.Timeout, Timeout.InfiniteTimeSpan);
+        using var cancel = cancellation.Register(vcpu.Kick);
+        var deadline = DateTime.UtcNow + options.Timeout;
+        mailbox.AttachKick(vcpu.Kick);
+        try
+        {
+            while (true)
+            {
+                if (cancellation.IsCancellationRequested)
+                    return new RunStop(StopReason.Cancelled, "run cancelled");
+                if (Volatile.Read(ref timedOut) != 0)
+                    return new RunStop(StopReason.Timeout, $"guest did not finish within {options.Timeout.TotalSeconds:0.###} s", LastExit);
+                DeliverEvents();
+
+                var exit = classifier.Classify(vcpu.Run(), vcpu);
+                if (Enrich is not null)
+                    exit = Enrich(exit);
+                Counters.Count(exit.Kind);
+                if (exit is InterruptedExit)
+                    continue;
+                LastExit = exit;
+
+                var action = dispatcher.Dispatch(exit, vcpu);
+                switch (action.Kind)
+                {
+                    case ExitActionKind.Stop:
+                        logger.Debug("vCPU {Id} stopped: {Reason} ({Message}); exits {Counters}", vcpu.Id, action.Stop!.Reason, action.Stop.Message, Counters);
+                        return action.Stop;
+                    case ExitActionKind.WaitForEvent:
+                        var left = deadline - DateTime.UtcNow;
+                        if (left > TimeSpan.Zero)
+                            mailbox.WaitForEvent(left < options.MaxHaltSleep ? left : options.MaxHaltSleep, cancellation);
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            mailbox.AttachKick(null);
+            vcpu.DetachThread();
+        }
+    }
+
+    private void DeliverEvents()
+    {
+        if (!mailbox.HasPending)
+            return;
+        _events.Clear();
+        mailbox.Drain(_events);
+        foreach (var virtualEvent in _events)
+        {
+            if (eventHandler is null)
+                logger.Warning("vCPU {Id}: dropped event {Event}: no event handler registered", vcpu.Id, virtualEvent);
+            else
+                eventHandler.Deliver(virtualEvent, vcpu);
+        }
+    }
+}

@@ -1,0 +1,15 @@
+using System.CommandLine;
+using Shim.Cli.Hosting;
+
+namespace Shim.Cli.Commands;
+
+/// <summary>`shim bench ...`: performance measurements against baselines measured in the same run.</summary>
+public sealed class BenchCommand : ICliCommand
+{
+    public Command Build(CliContext context)
+    {
+        var command = new Command("bench", "Benchmarks compared with a baseline measured in the same run");
+        command.Subcommands.Add(new BenchExitsCommand().Build(context));
+        return command;
+    }
+}
