@@ -59,13 +59,14 @@ internal sealed class XzDecoder(DecompressionOptions options)
                 throw Invalid(field, $"unpadded size {record.UnpaddedSize} is smaller than its header and check");
             var compressedSize = record.UnpaddedSize - headerSize - (ulong)checkSize;
             var compressedStart = blockStart + headerSize;
-            ImageBytes.Slice(data, compressedStart, compressedSize + (ulong)checkSize, field + " data");
+            var checkStart = AlignUp4(compressedStart + compressedSize);
+            ImageBytes.Slice(data, compressedStart, checkStart - compressedStart + (ulong)checkSize, field + " data");
 
             var blockOutput = output.AsSpan(outputPosition, (int)record.UncompressedSize);
             DecodeLzma2(memory.Slice((int)compressedStart, (int)compressedSize), filters, blockOutput, field);
             if (filters.X86Bcj)
                 X86BcjDecoder.Decode(blockOutput, filters.BcjStartOffset);
-            VerifyCheck(checkType, data.Slice((int)(compressedStart + compressedSize), checkSize), blockOutput, field);
+            VerifyCheck(checkType, data.Slice((int)checkStart, checkSize), blockOutput, field);
 
             outputPosition += blockOutput.Length;
             blockStart += AlignUp4(record.UnpaddedSize);

@@ -68,8 +68,15 @@ public sealed record ElfSymbol(string Name, ulong Value, ulong Size, byte Info, 
     public bool IsFunction => (Info & 0xF) == 2;
 }
 
-/// <summary>One ELF note as stored: owner name (trailing NULs removed), type, descriptor bytes.</summary>
-public sealed record ElfNote(string Owner, uint Type, ReadOnlyMemory<byte> Descriptor, NoteSource Source);
+/// <summary>
+/// One ELF note as stored: owner name (trailing NULs removed), type, descriptor bytes. When the descriptor was cut
+/// short by the end of its container (see <see cref="ElfNoteReader"/>), <see cref="DeclaredSize"/> is larger than
+/// <see cref="Descriptor"/>.
+/// </summary>
+public sealed record ElfNote(string Owner, uint Type, ReadOnlyMemory<byte> Descriptor, NoteSource Source, ulong DeclaredSize)
+{
+    public bool IsTruncated => DeclaredSize > (ulong)Descriptor.Length;
+}
 
 /// <summary>Where a note was found.</summary>
 public enum NoteSource

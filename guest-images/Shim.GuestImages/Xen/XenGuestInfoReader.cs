@@ -26,7 +26,7 @@ public static class XenGuestInfoReader
     }
 
     private static List<XenNote> XenNotesOf(IEnumerable<ElfNote> notes, ElfClass elfClass) =>
-        notes.Where(n => n.Owner == XenNoteDecoder.Owner).Select(n => XenNoteDecoder.Decode(n.Type, n.Descriptor.Span, elfClass)).ToList();
+        notes.Where(n => n.Owner == XenNoteDecoder.Owner).Select(n => XenNoteDecoder.Decode(n, elfClass)).ToList();
 
     private static XenGuestInfo FromNotes(List<XenNote> notes, XenInfoSource source, ulong elfEntry)
     {

@@ -8,6 +8,18 @@ public static class XenNoteDecoder
 {
     public const string Owner = "Xen";
 
+    /// <summary>Decodes a "Xen" note. A truncated descriptor is only accepted for string notes (see <see cref="ElfNoteReader"/>).</summary>
+    public static XenNote Decode(ElfNote note, ElfClass elfClass)
+    {
+        var decoded = Decode(note.Type, note.Descriptor.Span, elfClass);
+        if (!note.IsTruncated)
+            return decoded;
+        if (decoded.Kind != XenNoteKind.String)
+            throw new ImageFormatException(ImageErrorKind.OutOfBounds, $"Xen note {decoded.Name} descsz",
+                $"{note.DeclaredSize} bytes declared but only {note.Descriptor.Length} are present");
+        return decoded with { Problem = $"descsz {note.DeclaredSize} runs past the end of its container; read the {note.Descriptor.Length} bytes present" };
+    }
+
     public static XenNote Decode(uint type, ReadOnlySpan<byte> descriptor, ElfClass elfClass)
     {
         var raw = descriptor.ToArray();
