@@ -26,7 +26,7 @@ public sealed class PayloadDecompressor(DecompressionOptions options)
                 CompressionFormat.Lzma => DecompressLzmaAlone(data),
                 CompressionFormat.Xz => new XzDecoder(Options).Decompress(data.Span, data),
                 CompressionFormat.Lz4Legacy => new Lz4LegacyDecoder(Options).Decompress(data.Span),
-                CompressionFormat.Zstd => Drain("zstd", new DecompressionStream(MemoryStreams.Open(data), checkEndOfStream: false)),
+                CompressionFormat.Zstd => Drain("zstd", new DecompressionStream(MemoryStreams.Open(data[..ZstdFrames.MeasureFrames(data.Span)]))),
                 CompressionFormat.Lzo => throw new ImageFormatException(ImageErrorKind.Unsupported, "payload compression",
                     "LZO-compressed kernels are not supported; recompress the kernel with gzip, xz or zstd"),
                 _ => throw new ImageFormatException(ImageErrorKind.UnrecognisedFormat, "payload compression",

@@ -9,17 +9,19 @@ public static class SampleGuests
     public const ulong TextAddress = 0xffffffff81000000;
     public const ulong Entry = TextAddress + 0x40;
 
-    /// <summary>Code with a couple of inline `syscall` hypercalls and E8/E9 branches (exercises BCJ), padded with a pattern.</summary>
+    /// <summary>
+    /// 64-bit code that decodes cleanly from its first byte (NOP filler), with one inline `syscall` hypercall and one
+    /// E8 call (which xz's BCJ filter rewrites) in every 4 KiB page.
+    /// </summary>
     public static byte[] Text64(int size = 64 * 1024)
     {
         var text = new byte[size];
-        var random = new Random(1234);
-        random.NextBytes(text);
+        text.AsSpan().Fill(0x90);
         ReadOnlySpan<byte> hypercall = [0xb8, 0x12, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xc3]; // mov $18,%eax; syscall; ret
         for (var at = 0; at + 16 < size; at += 4096)
         {
             hypercall.CopyTo(text.AsSpan(at));
-            text[at + 8] = 0xe8; // call rel32 with a small backwards displacement
+            text[at + 8] = 0xe8; // call rel32 back to the start of the text
             BitConverter.TryWriteBytes(text.AsSpan(at + 9), -at - 13);
         }
         return text;
