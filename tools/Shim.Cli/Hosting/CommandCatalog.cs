@@ -11,5 +11,6 @@ public static class CommandCatalog
         new DoctorCommand(),
         new RunFlatCommand(),
         new BenchCommand(),
+        new InspectCommand(),
     ];
 }

@@ -1,0 +1,49 @@
+using K4os.Compression.LZ4;
+
+namespace Shim.GuestImages.Decompression;
+
+/// <summary>
+/// LZ4 "legacy" frames as produced by `lz4 -l` and used for Linux kernels: magic 0x184C2102, then blocks of
+/// [le32 compressed size][data], each decompressing to at most 8 MiB. The magic may repeat (concatenated frames).
+/// Linux appends the 4-byte uncompressed size, which is recognised as the trailing word and ignored.
+/// </summary>
+internal sealed class Lz4LegacyDecoder(DecompressionOptions options)
+{
+    private const uint Magic = 0x184C2102;
+    private const int MaxBlockOutput = 8 << 20;
+
+    public byte[] Decompress(ReadOnlySpan<byte> data)
+    {
+        if (ImageBytes.U32(data, 0, "lz4 legacy magic") != Magic)
+            throw new ImageFormatException(ImageErrorKind.InvalidField, "lz4 legacy magic", "not 0x184C2102");
+        var output = new BoundedOutput(options.MaxOutputBytes, "lz4");
+        var position = 4;
+        var block = 0;
+        while (data.Length - position >= 4)
+        {
+            var size = BitConverter.ToUInt32(data[position..]);
+            position += 4;
+            if (size == Magic)
+                continue;
+            var remaining = data.Length - position;
+            if (remaining == 0)
+                break; // the trailing uncompressed-size word
+            if (size > (uint)remaining || size > LZ4Codec.MaximumOutputSize(MaxBlockOutput))
+                throw new ImageFormatException(ImageErrorKind.OutOfBounds, $"lz4 block {block} size",
+                    $"{size} bytes declared but {remaining} remain in the payload");
+            var target = output.Reserve((int)Math.Min(MaxBlockOutput, options.MaxOutputBytes - output.Length));
+            var decoded = LZ4Codec.Decode(data.Slice(position, (int)size), target);
+            if (decoded < 0)
+                throw new ImageFormatException(ImageErrorKind.CorruptCompressedData, $"lz4 block {block}",
+                    decoded == -1 && target.Length < MaxBlockOutput
+                        ? "block is corrupt or expands past the output limit"
+                        : "block is corrupt");
+            output.Advance(decoded);
+            position += (int)size;
+            block++;
+        }
+        if (position != data.Length)
+            throw new ImageFormatException(ImageErrorKind.Truncated, "lz4 payload", $"{data.Length - position} stray bytes after the last block");
+        return output.ToArray();
+    }
+}
