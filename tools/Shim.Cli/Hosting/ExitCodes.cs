@@ -17,5 +17,7 @@ public static class ExitCodes
     public const int GuestRebooted = 9;
     public const int EmulationFailure = 10;
     public const int GuestFailed = 11;
+    public const int GuestConfigInvalid = 12;
+    public const int GuestNotParavirtualized = 13;
     public const int Interrupted = 130;
 }
