@@ -11,14 +11,27 @@ static void put(struct out *o, char c)
     o->len++;
 }
 
+/* Divides *v by a small base in 16-bit steps: pv32 has no libgcc for 64-bit division. */
+static unsigned divide(u64 *v, unsigned base)
+{
+    u64 quotient = 0;
+    unsigned remainder = 0;
+    for (int shift = 48; shift >= 0; shift -= 16) {
+        unsigned current = (remainder << 16) | (unsigned)((*v >> shift) & 0xffff);
+        quotient |= (u64)(current / base) << shift;
+        remainder = current % base;
+    }
+    *v = quotient;
+    return remainder;
+}
+
 static void put_unsigned(struct out *o, u64 v, unsigned base, int width, char pad)
 {
     char digits[24];
     int n = 0;
     do {
-        unsigned d = v % base;
+        unsigned d = divide(&v, base);
         digits[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
-        v /= base;
     } while (v);
     for (; width > n; width--)
         put(o, pad);
@@ -61,7 +74,7 @@ size_t rt_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
             break;
         case 'd':
         case 'i': {
-            s64 v = longs ? va_arg(ap, s64) : va_arg(ap, int);
+            s64 v = longs >= 2 ? va_arg(ap, s64) : longs ? va_arg(ap, long) : va_arg(ap, int);
             if (v < 0) {
                 put(&o, '-');
                 put_unsigned(&o, (u64)0 - (u64)v, 10, width ? width - 1 : 0, pad);
@@ -71,15 +84,15 @@ size_t rt_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
             break;
         }
         case 'u':
-            put_unsigned(&o, longs ? va_arg(ap, u64) : va_arg(ap, unsigned), 10, width, pad);
+        case 'x': {
+            u64 v = longs >= 2 ? va_arg(ap, u64) : longs ? va_arg(ap, ulong) : va_arg(ap, unsigned);
+            put_unsigned(&o, v, *fmt == 'u' ? 10 : 16, width, pad);
             break;
-        case 'x':
-            put_unsigned(&o, longs ? va_arg(ap, u64) : va_arg(ap, unsigned), 16, width, pad);
-            break;
+        }
         case 'p':
             put(&o, '0');
             put(&o, 'x');
-            put_unsigned(&o, (u64)va_arg(ap, void *), 16, width, pad);
+            put_unsigned(&o, (ulong)va_arg(ap, void *), 16, width, pad);
             break;
         case '%':
             put(&o, '%');

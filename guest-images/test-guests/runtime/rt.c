@@ -18,7 +18,7 @@ static u8 shared_info_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 static volatile struct xencons_interface *console_ring;
 static unsigned checks_run, checks_failed;
 
-extern const u64 rt_fixups[], rt_fixups_end[];
+extern const ulong rt_fixups[], rt_fixups_end[];
 extern void trap_0(void), trap_1(void), trap_3(void), trap_4(void), trap_5(void), trap_6(void),
     trap_7(void), trap_8(void), trap_9(void), trap_10(void), trap_11(void), trap_12(void),
     trap_13(void), trap_14(void), trap_16(void), trap_17(void), trap_18(void), trap_19(void),
@@ -97,18 +97,18 @@ void check(int ok, const char *what)
     }
 }
 
-void check_eq(long got, long want, const char *what)
+void check_eq(s64 got, s64 want, const char *what)
 {
     check(got == want, what);
     if (got != want)
-        rt_printf("#   got %ld (0x%lx), expected %ld (0x%lx)\n", got, got, want, want);
+        rt_printf("#   got %lld (0x%llx), expected %lld (0x%llx)\n", got, got, want, want);
 }
 
-void check_ge(long got, long min, const char *what)
+void check_ge(s64 got, s64 min, const char *what)
 {
     check(got >= min, what);
     if (got < min)
-        rt_printf("#   got %ld (0x%lx), expected at least %ld\n", got, got, min);
+        rt_printf("#   got %lld (0x%llx), expected at least %lld\n", got, got, min);
 }
 
 void rt_shutdown(unsigned reason)
@@ -145,74 +145,93 @@ static void finish(void)
 
 /* ---------------------------------------------------------------- frames */
 
-u64 rt_pfn_to_mfn(u64 pfn)
+ulong rt_pfn_to_mfn(ulong pfn)
 {
-    return ((const u64 *)rt_si->mfn_list)[pfn];
+    return ((const ulong *)rt_si->mfn_list)[pfn];
 }
 
-u64 rt_mfn_to_pfn(u64 mfn)
+ulong rt_mfn_to_pfn(ulong mfn)
 {
-    return ((const volatile u64 *)MACH2PHYS_VIRT_START)[mfn];
+    return ((const volatile ulong *)MACH2PHYS_VIRT_START)[mfn];
 }
 
-u64 rt_virt_to_mfn(const void *va)
+ulong rt_virt_to_mfn(const volatile void *va)
 {
-    return rt_pfn_to_mfn(((u64)va - VIRT_BASE) >> 12);
+    return rt_pfn_to_mfn(((ulong)va - VIRT_BASE) >> 12);
 }
 
-void *rt_mfn_to_virt(u64 mfn)
+void *rt_mfn_to_virt(ulong mfn)
 {
     return (void *)(VIRT_BASE + (rt_mfn_to_pfn(mfn) << 12));
 }
 
-u64 rt_pte_maddr(const void *va, volatile u64 **pte)
+/* pv64 walks L4-L3-L2-L1 from pt_base; pv32 (PAE) L3-L2-L1. Entries are 64-bit in both. */
+u64 rt_pte_maddr(const volatile void *va, volatile u64 **pte)
 {
-    u64 addr = (u64)va;
+    ulong addr = (ulong)va;
     const volatile u64 *table = (const volatile u64 *)rt_si->pt_base;
-    for (int level = 4; level >= 1; level--) {
+    for (int level = sizeof(ulong) == 8 ? 4 : 3; level >= 1; level--) {
         unsigned index = (addr >> (12 + 9 * (level - 1))) & 511;
         if (level == 1) {
             if (pte)
                 *pte = (volatile u64 *)&table[index];
-            return (rt_virt_to_mfn((const void *)table) << 12) + index * 8;
+            return ((u64)rt_virt_to_mfn(table) << 12) + index * 8;
         }
         u64 entry = table[index];
         if (!(entry & PTE_P))
             return 0;
-        table = rt_mfn_to_virt((entry & PTE_ADDR_MASK) >> 12);
+        table = rt_mfn_to_virt((ulong)((entry & PTE_ADDR_MASK) >> 12));
     }
     return 0;
+}
+
+long rt_update_va_mapping(const volatile void *va, u64 pte, ulong flags)
+{
+#ifdef __x86_64__
+    return hypercall3(HC_update_va_mapping, va, pte, flags);
+#else
+    return hypercall4(HC_update_va_mapping, va, (u32)pte, (u32)(pte >> 32), flags);
+#endif
+}
+
+long rt_set_timer_op(u64 abs_ns)
+{
+#ifdef __x86_64__
+    return hypercall1(HC_set_timer_op, abs_ns);
+#else
+    return hypercall2(HC_set_timer_op, (u32)abs_ns, (u32)(abs_ns >> 32));
+#endif
 }
 
 /* ---------------------------------------------------------------- traps */
 
 static struct trap_info trap_table[] = {
-    { 0, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_0 },
-    { 1, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_1 },
-    { 3, TI_MASK_EVENTS | 3, FLAT_KERNEL_CS, 0, (u64)trap_3 },
-    { 4, TI_MASK_EVENTS | 3, FLAT_KERNEL_CS, 0, (u64)trap_4 },
-    { 5, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_5 },
-    { 6, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_6 },
-    { 7, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_7 },
-    { 8, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_8 },
-    { 9, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_9 },
-    { 10, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_10 },
-    { 11, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_11 },
-    { 12, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_12 },
-    { 13, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_13 },
-    { 14, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_14 },
-    { 16, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_16 },
-    { 17, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_17 },
-    { 18, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_18 },
-    { 19, TI_MASK_EVENTS, FLAT_KERNEL_CS, 0, (u64)trap_19 },
-    { 0, 0, 0, 0, 0 },   /* terminator: address 0 */
+    { 0, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_0 },
+    { 1, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_1 },
+    { 3, TI_MASK_EVENTS | 3, FLAT_KERNEL_CS, (ulong)trap_3 },
+    { 4, TI_MASK_EVENTS | 3, FLAT_KERNEL_CS, (ulong)trap_4 },
+    { 5, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_5 },
+    { 6, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_6 },
+    { 7, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_7 },
+    { 8, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_8 },
+    { 9, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_9 },
+    { 10, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_10 },
+    { 11, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_11 },
+    { 12, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_12 },
+    { 13, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_13 },
+    { 14, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_14 },
+    { 16, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_16 },
+    { 17, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_17 },
+    { 18, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_18 },
+    { 19, TI_MASK_EVENTS, FLAT_KERNEL_CS, (ulong)trap_19 },
+    { 0, 0, 0, 0 },   /* terminator: address 0 */
 };
 
 long rt_set_trap(u8 vector, u8 dpl, void (*entry)(void))
 {
     struct trap_info one[2] = {
-        { vector, (u8)(TI_MASK_EVENTS | (dpl & 3)), FLAT_KERNEL_CS, 0, (u64)entry },
-        { 0, 0, 0, 0, 0 },
+        { vector, (u8)(TI_MASK_EVENTS | (dpl & 3)), FLAT_KERNEL_CS, (ulong)entry },
+        { 0, 0, 0, 0 },
     };
     return hypercall1(HC_set_trap_table, one);
 }
@@ -232,26 +251,28 @@ void rt_trap(struct trap_frame *f)
     struct vcpu_info *v = rt_shared ? &rt_shared->vcpu_info[0] : NULL;
     rt_last_fault.vector = f->vector;
     rt_last_fault.error_code = f->error_code;
-    rt_last_fault.rip = f->rip;
+    rt_last_fault.ip = f->ip;
     rt_last_fault.cs = f->cs;
+#ifdef __x86_64__
     rt_last_fault.ss = f->ss;
     rt_last_fault.rcx = f->rcx;
     rt_last_fault.r11 = f->r11;
+#endif
     rt_last_fault.cr2 = v ? v->cr2 : 0;
     rt_last_fault.upcall_mask = v ? v->evtchn_upcall_mask : 0xff;
     rt_fault_count++;
 
-    for (const u64 *fix = rt_fixups; fix < rt_fixups_end; fix += 2) {
-        if (fix[0] == f->rip) {
-            f->rip = fix[1];
-            f->rax = 1;
+    for (const ulong *fix = rt_fixups; fix < rt_fixups_end; fix += 2) {
+        if (fix[0] == f->ip) {
+            f->ip = fix[1];
+            f->ax = 1;
             return;
         }
     }
     /* Traps (int3, into, software interrupts) resume after the instruction by themselves. */
     if (f->vector == 3 || f->vector == 4 || f->vector == 0x80)
         return;
-    rt_panic("unexpected exception %lu, error code 0x%lx, at rip 0x%lx", f->vector, f->error_code, f->rip);
+    rt_panic("unexpected exception %lu, error code 0x%lx, at ip 0x%lx", f->vector, f->error_code, f->ip);
 }
 
 /* ---------------------------------------------------------------- events and time */
@@ -262,15 +283,15 @@ static void event_upcall(void)
     rt_upcall_count++;
     v->evtchn_upcall_pending = 0;
     mb();
-    u64 selector = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+    ulong selector = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
     while (selector) {
         unsigned word = (unsigned)__builtin_ctzl(selector);
         selector &= selector - 1;
-        u64 pending = rt_shared->evtchn_pending[word] & ~rt_shared->evtchn_mask[word];
+        ulong pending = rt_shared->evtchn_pending[word] & ~rt_shared->evtchn_mask[word];
         while (pending) {
             unsigned bit = (unsigned)__builtin_ctzl(pending);
             pending &= pending - 1;
-            u32 port = word * 64 + bit;
+            u32 port = word * EVTCHN_WORD_BITS + bit;
             __atomic_and_fetch(&rt_shared->evtchn_pending[word], ~(1UL << bit), __ATOMIC_SEQ_CST);
             if (port < ARRAY_SIZE(rt_port_count))
                 rt_port_count[port]++;
@@ -308,17 +329,17 @@ long rt_evtchn_unmask(u32 port)
 
 void rt_mask_port(u32 port)
 {
-    __atomic_or_fetch(&rt_shared->evtchn_mask[port / 64], 1UL << (port % 64), __ATOMIC_SEQ_CST);
+    __atomic_or_fetch(&rt_shared->evtchn_mask[port / EVTCHN_WORD_BITS], 1UL << (port % EVTCHN_WORD_BITS), __ATOMIC_SEQ_CST);
 }
 
 int rt_port_pending(u32 port)
 {
-    return (rt_shared->evtchn_pending[port / 64] >> (port % 64)) & 1;
+    return (rt_shared->evtchn_pending[port / EVTCHN_WORD_BITS] >> (port % EVTCHN_WORD_BITS)) & 1;
 }
 
 void rt_clear_port(u32 port)
 {
-    __atomic_and_fetch(&rt_shared->evtchn_pending[port / 64], ~(1UL << (port % 64)), __ATOMIC_SEQ_CST);
+    __atomic_and_fetch(&rt_shared->evtchn_pending[port / EVTCHN_WORD_BITS], ~(1UL << (port % EVTCHN_WORD_BITS)), __ATOMIC_SEQ_CST);
 }
 
 static inline u64 rdtsc(void)
@@ -348,7 +369,8 @@ u64 rt_now_ns(void)
         delta >>= -shift;
     else
         delta <<= shift;
-    return system_time + (u64)(((unsigned __int128)delta * mul) >> 32);
+    /* (delta * mul) >> 32 without a 128-bit product, which pv32 lacks. */
+    return system_time + (delta >> 32) * mul + (((delta & 0xffffffffULL) * mul) >> 32);
 }
 
 u32 rt_block_until(volatile u32 *counter, u32 target, u64 timeout_ns)
@@ -369,8 +391,8 @@ u32 rt_block_until(volatile u32 *counter, u32 target, u64 timeout_ns)
 
 static void map_shared_info(void)
 {
-    u64 pte = (rt_si->shared_info & PTE_ADDR_MASK) | PTE_P | PTE_RW | PTE_A | PTE_D;
-    long rc = hypercall3(HC_update_va_mapping, shared_info_page, pte, UVMF_INVLPG);
+    u64 pte = ((u64)rt_si->shared_info & PTE_ADDR_MASK) | PTE_P | PTE_RW | PTE_A | PTE_D;
+    long rc = rt_update_va_mapping(shared_info_page, pte, UVMF_INVLPG);
     if (rc)
         rt_panic("update_va_mapping(shared_info) failed: %ld", rc);
     rt_shared = (struct shared_info *)shared_info_page;
@@ -378,7 +400,11 @@ static void map_shared_info(void)
 
 static void register_callback(u16 type, void (*entry)(void))
 {
-    struct callback_register cb = { .type = type, .flags = 0, .address = (u64)entry };
+#ifdef __x86_64__
+    struct callback_register cb = { .type = type, .flags = 0, .address = (ulong)entry };
+#else
+    struct callback_register cb = { .type = type, .flags = 0, .cs = FLAT_KERNEL_CS, .eip = (ulong)entry };
+#endif
     long rc = hypercall2(HC_callback_op, CALLBACKOP_register, &cb);
     if (rc)
         rt_panic("callback_op(register, type %u) failed: %ld", type, rc);
@@ -393,8 +419,8 @@ void rt_start(struct start_info *si)
         __asm__ volatile("ud2");
 #endif
     rt_si = si;
-    if (memcmp(si->magic, "xen-3.0-x86_64", 14) != 0)
-        rt_panic("start_info magic is not xen-3.0-x86_64");
+    if (memcmp(si->magic, XEN_GUEST_MAGIC, sizeof(XEN_GUEST_MAGIC)) != 0)
+        rt_panic("start_info magic is not " XEN_GUEST_MAGIC);
 
     unsigned needs = guest.needs;
     if (needs & RT_EVENTS)

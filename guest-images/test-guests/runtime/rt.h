@@ -10,7 +10,11 @@
 #include "xen_abi.h"
 #include "hypercall.h"
 
+#ifdef __x86_64__
 #define VIRT_BASE 0xffffffff80000000UL
+#else
+#define VIRT_BASE 0xc0000000UL
+#endif
 
 /* What a guest asks rt_start to set up before guest_main. */
 #define RT_TRAPS        0x1   /* set_trap_table for the architectural vectors */
@@ -26,15 +30,25 @@ extern const struct guest_info guest;
 void guest_main(void);
 
 /* Register frame built by trap_common (lowest address first). */
+#ifdef __x86_64__
 struct trap_frame {
-    u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
-    u64 vector, error_code;
-    u64 rip, cs, rflags, rsp, ss;
+    ulong r15, r14, r13, r12, r11, r10, r9, r8, bp, di, si, dx, rcx, bx, ax;
+    ulong vector, error_code;
+    ulong ip, cs, flags, sp, ss;
 };
+#else
+/* pv32: pusha order; Xen's ring-1 to ring-1 bounce frame has no ESP/SS. */
+struct trap_frame {
+    ulong di, si, bp, sp_unused, bx, dx, cx, ax;
+    ulong vector, error_code;
+    ulong ip, cs, flags;
+};
+#endif
 
 /* The last exception rt_trap saw. */
 struct fault_record {
-    u64 vector, error_code, rip, cs, ss, rcx, r11, cr2;
+    ulong vector, error_code, ip, cs, ss, cr2;
+    ulong rcx, r11;           /* pv64: interrupted RCX/R11 from the top of Xen's frame */
     u8 upcall_mask;           /* vcpu_info.evtchn_upcall_mask while the handler ran */
 };
 extern volatile struct fault_record rt_last_fault;
@@ -48,18 +62,22 @@ extern volatile u32 rt_port_count[256];
 /* Output and checks. Descriptions must not contain run-dependent values (they go to *.expected). */
 void rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void check(int ok, const char *what);
-void check_eq(long got, long want, const char *what);
-void check_ge(long got, long min, const char *what);
+void check_eq(s64 got, s64 want, const char *what);
+void check_ge(s64 got, s64 min, const char *what);
 void rt_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void rt_shutdown(unsigned reason) __attribute__((noreturn));
 
 /* Frames and addresses. Guest frames are machine frames (MFNs); the boot region is VIRT_BASE + pfn * 4K. */
-u64 rt_pfn_to_mfn(u64 pfn);
-u64 rt_mfn_to_pfn(u64 mfn);
-u64 rt_virt_to_mfn(const void *va);
-void *rt_mfn_to_virt(u64 mfn);
-/* Machine address of the L1 entry mapping va, and a (read-only) pointer to it; 0/NULL if unmapped. */
-u64 rt_pte_maddr(const void *va, volatile u64 **pte);
+ulong rt_pfn_to_mfn(ulong pfn);
+ulong rt_mfn_to_pfn(ulong mfn);
+ulong rt_virt_to_mfn(const volatile void *va);
+void *rt_mfn_to_virt(ulong mfn);
+/* Machine address of the L1 entry mapping va, and a (read-only) pointer to it; 0 if unmapped. */
+u64 rt_pte_maddr(const volatile void *va, volatile u64 **pte);
+/* update_va_mapping(va, pte, flags): pv32 passes the 64-bit PTE as two words. */
+long rt_update_va_mapping(const volatile void *va, u64 pte, ulong flags);
+/* set_timer_op(absolute ns): pv32 passes it as two words. */
+long rt_set_timer_op(u64 abs_ns);
 
 /* Traps. */
 long rt_set_trap(u8 vector, u8 dpl, void (*entry)(void));

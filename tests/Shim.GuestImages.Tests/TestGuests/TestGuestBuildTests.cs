@@ -11,7 +11,7 @@ namespace Shim.GuestImages.Tests.TestGuests;
 /// </summary>
 public sealed partial class TestGuestBuildTests
 {
-    private const ulong VirtBase = 0xffffffff80000000;
+    private static ulong VirtBase(TestGuest guest) => guest.Is64Bit ? 0xffffffff80000000 : 0xc0000000;
 
     public static TheoryData<string> GuestNames() => [.. TestGuestManifest.All.Select(g => g.Name)];
 
@@ -20,38 +20,43 @@ public sealed partial class TestGuestBuildTests
     [Fact]
     public void Manifest_covers_every_source_and_names_existing_files()
     {
-        var sources = Directory.GetFiles(Path.Combine(TestGuestManifest.Directory, "pv64"), "*.c")
-            .Select(p => "pv64/" + Path.GetFileName(p)).Order().ToArray();
+        var sources = Directory.GetFiles(Path.Combine(TestGuestManifest.Directory, "guests"), "*.c")
+            .Select(p => "guests/" + Path.GetFileName(p)).Order().ToArray();
 
-        Assert.Equal(sources, TestGuestManifest.All.Select(g => g.Source).Distinct().Order().ToArray());
+        foreach (var arch in new[] { "pv64", "pv32pae" })
+            Assert.Equal(sources, TestGuestManifest.All.Where(g => g.Arch == arch).Select(g => g.Source).Distinct().Order().ToArray());
         Assert.Equal(TestGuestManifest.All.Count, TestGuestManifest.All.Select(g => g.Name).Distinct().Count());
         Assert.All(TestGuestManifest.All, g =>
         {
             Assert.True(File.Exists(g.ExpectedPath), $"{g.Expected} is missing");
-            Assert.Contains(g.Mechanism, new[] { "syscall", "page" });
+            Assert.StartsWith($"expected/{g.Arch}/", g.Expected);
+            Assert.Contains(g.Mechanism, new[] { "inline", "page" });
             Assert.Contains(g.Shutdown, new[] { "poweroff", "crash" });
         });
-        Assert.Contains(TestGuestManifest.All, g => g.Mechanism == "page");
+        // Both gates on both ABIs, and a guest that ends in a crash.
+        foreach (var arch in new[] { "pv64", "pv32pae" })
+            Assert.Contains(TestGuestManifest.All, g => g.Arch == arch && g.Mechanism == "page");
         Assert.Contains(TestGuestManifest.All, g => g.Shutdown == "crash");
     }
 
     [Theory]
     [MemberData(nameof(GuestNames))]
-    public void Guest_is_a_static_elf64_kernel_linked_at_virt_base(string name)
+    public void Guest_is_a_static_elf_kernel_linked_at_virt_base(string name)
     {
-        var path = TestGuestBuilder.PathOf(Guest(name));
+        var guest = Guest(name);
+        var path = TestGuestBuilder.PathOf(guest);
         var header = File.ReadAllBytes(path).AsSpan(0, 20).ToArray();
         Assert.Equal("\u007fELF"u8.ToArray(), header[..4]);
-        Assert.Equal(2, header[4]);                                   // ELFCLASS64
-        Assert.Equal(0x3e, BitConverter.ToUInt16(header, 18));        // EM_X86_64
+        Assert.Equal(guest.Is64Bit ? 2 : 1, header[4]);                             // ELFCLASS64 / ELFCLASS32
+        Assert.Equal(guest.Is64Bit ? 0x3e : 0x03, BitConverter.ToUInt16(header, 18)); // EM_X86_64 / EM_386
 
         var segments = TestGuestBuilder.Run("readelf", "-lW", path);
         var loads = LoadSegment().Matches(segments);
         var load = Assert.Single(loads);
         var virt = ulong.Parse(load.Groups["virt"].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
         var phys = ulong.Parse(load.Groups["phys"].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-        Assert.Equal(VirtBase + 0x100000, virt);
-        Assert.Equal(virt - VirtBase, phys);
+        Assert.Equal(VirtBase(guest) + 0x100000, virt);
+        Assert.Equal(virt - VirtBase(guest), phys);
         Assert.Matches(@"\n\s+NOTE\s", segments);
     }
 
@@ -69,20 +74,29 @@ public sealed partial class TestGuestBuildTests
         Assert.Equal("xen-3.0", Text(notes[5]));
         Assert.Equal("generic", Text(notes[8]));
         Assert.Equal("!writable_page_tables|pae_pgdir_above_4gb", Text(notes[10]));
-        Assert.Equal(VirtBase, Number(notes[3]));
-        Assert.Equal(0UL, Number(notes[4]));
-        Assert.Equal(entry, Number(notes[1]));
+        Assert.Equal(VirtBase(guest), Number(notes[3], guest));
+        Assert.Equal(0UL, Number(notes[4], guest));
+        Assert.Equal(entry, Number(notes[1], guest));
+        if (guest.Is64Bit)
+        {
+            Assert.False(notes.ContainsKey(9), "PAE_MODE is for 32-bit guests only");
+        }
+        else
+        {
+            Assert.Equal("yes", Text(notes[9]));
+            Assert.Equal(0xf5800000UL, Number(notes[12], guest));
+        }
         Assert.Contains($"Entry point address:               0x{entry:x}", TestGuestBuilder.Run("readelf", "-hW", path));
 
         if (guest.Mechanism == "page")
         {
-            var page = Number(notes[2]);
+            var page = Number(notes[2], guest);
             Assert.Equal(Symbol(path, "hypercall_page"), page);
             Assert.Equal(0UL, page % 4096);
         }
         else
         {
-            Assert.False(notes.ContainsKey(2), "a syscall guest must not ask for a hypercall page");
+            Assert.False(notes.ContainsKey(2), "an inline-hypercall guest must not ask for a hypercall page");
         }
     }
 
@@ -92,16 +106,18 @@ public sealed partial class TestGuestBuildTests
     {
         var guest = Guest(name);
         var disassembly = TestGuestBuilder.Run("objdump", "-d", "--no-show-raw-insn", TestGuestBuilder.PathOf(guest));
-        var syscalls = SyscallInstruction().Matches(disassembly).Count;
+        var gates = (guest.Is64Bit ? SyscallInstruction() : Int82Instruction()).Matches(disassembly).Count;
+        var otherGate = (guest.Is64Bit ? Int82Instruction() : SyscallInstruction()).Matches(disassembly).Count;
+        Assert.Equal(0, otherGate);
 
         if (guest.Mechanism == "page")
         {
-            Assert.Equal(0, syscalls);
+            Assert.Equal(0, gates);
             Assert.Contains("<hypercall_page+0x2e0>", disassembly);   // iret: jump to slot 23
         }
         else
         {
-            Assert.True(syscalls >= 3, $"expected inline syscall hypercalls, found {syscalls}");
+            Assert.True(gates >= 3, $"expected inline hypercalls, found {gates}");
             Assert.DoesNotContain("hypercall_page", disassembly);
         }
     }
@@ -168,10 +184,11 @@ public sealed partial class TestGuestBuildTests
         return Encoding.ASCII.GetString(descriptor, 0, descriptor.Length - 1);
     }
 
-    private static ulong Number(byte[] descriptor)
+    /// <summary>Numeric notes are 8 bytes in the pv64 guests and 4 in the pv32pae ones (both are valid for Xen).</summary>
+    private static ulong Number(byte[] descriptor, TestGuest guest)
     {
-        Assert.Equal(8, descriptor.Length);
-        return BitConverter.ToUInt64(descriptor);
+        Assert.Equal(guest.Is64Bit ? 8 : 4, descriptor.Length);
+        return guest.Is64Bit ? BitConverter.ToUInt64(descriptor) : BitConverter.ToUInt32(descriptor);
     }
 
     private static ulong Symbol(string path, string name)
@@ -192,6 +209,9 @@ public sealed partial class TestGuestBuildTests
 
     [GeneratedRegex(@"\tsyscall\s*$", RegexOptions.Multiline)]
     private static partial Regex SyscallInstruction();
+
+    [GeneratedRegex(@"\tint\s+\$0x82\s*$", RegexOptions.Multiline)]
+    private static partial Regex Int82Instruction();
 
     [GeneratedRegex(@"const struct guest_info guest = \{ ""([^""]+)""")]
     private static partial Regex GuestNameInSource();

@@ -6,7 +6,7 @@
 
 const struct guest_info guest = { "xenstore", RT_SHARED_INFO };
 
-#define MS 1000000UL
+#define MS 1000000ULL
 
 static volatile struct xenstore_domain_interface *ring;
 
@@ -29,7 +29,7 @@ static int ring_wait(u32 n)
     while (ring->rsp_prod - ring->rsp_cons < n) {
         if (rt_now_ns() > deadline)
             return 0;
-        struct sched_poll p = { &port, 1, 0, rt_now_ns() + 10 * MS };
+        struct sched_poll p = { .ports = &port, .nr_ports = 1, .timeout = rt_now_ns() + 10 * MS };
         hypercall2(HC_sched_op, SCHEDOP_poll, &p);
         rt_clear_port(port);
     }
@@ -67,7 +67,7 @@ static long xs_read(u32 req_id, const char *path, struct xsd_sockmsg *reply, cha
 
 void guest_main(void)
 {
-    struct evtchn_status st = { DOMID_SELF, 0, rt_si->store_evtchn, 0, 0, { { 0 } } };
+    struct evtchn_status st = { .dom = DOMID_SELF, .port = rt_si->store_evtchn };
     check_eq(hypercall2(HC_event_channel_op, EVTCHNOP_status, &st), 0, "evtchn status of the xenstore port returns 0");
     check_eq(st.status, EVTCHNSTAT_interdomain, "the xenstore port is interdomain");
 

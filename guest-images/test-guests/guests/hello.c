@@ -17,7 +17,7 @@ static int has_nul(const char *s, size_t n)
 void guest_main(void)
 {
     rt_printf("Hello from a Shim Xen PV test guest\n");
-    check(memcmp(rt_si->magic, "xen-3.0-x86_64", 14) == 0, "start_info magic is xen-3.0-x86_64");
+    check(memcmp(rt_si->magic, XEN_GUEST_MAGIC, sizeof(XEN_GUEST_MAGIC)) == 0, "start_info magic names this guest's ABI (xen-3.0-x86_64 / xen-3.0-x86_32p)");
     check(rt_si->nr_pages >= 256, "start_info nr_pages is at least 1 MiB of memory");
     check(rt_si->pt_base > VIRT_BASE && (rt_si->pt_base & 0xfff) == 0, "start_info pt_base is a page in the boot region");
     check(rt_si->mfn_list != 0, "start_info mfn_list is set");

@@ -3,11 +3,11 @@
 
 const struct guest_info guest = { "sched", RT_EVENTS };
 
-#define MS 1000000UL
+#define MS 1000000ULL
 
 static long poll(u32 *ports, u32 n, u64 timeout)
 {
-    struct sched_poll p = { ports, n, 0, timeout };
+    struct sched_poll p = { .ports = ports, .nr_ports = n, .timeout = timeout };
     return hypercall2(HC_sched_op, SCHEDOP_poll, &p);
 }
 
@@ -21,14 +21,14 @@ void guest_main(void)
     volatile u32 *ticks = &rt_port_count[timer.port];
 
     u64 start = rt_now_ns();
-    struct vcpu_set_singleshot_timer t = { start + 5 * MS, 0, 0 };
+    struct vcpu_set_singleshot_timer t = { .timeout_abs_ns = start + 5 * MS };
     check_eq(hypercall3(HC_vcpu_op, VCPUOP_set_singleshot_timer, 0, &t), 0, "singleshot timer armed 5 ms ahead");
     rt_events_disable();
     check_eq(hypercall2(HC_sched_op, SCHEDOP_block, 0), 0, "sched_op(block) returns 0");
     /* Returning from block with events unmasked delivers the timer upcall before this line runs. */
     check_eq(*ticks, 1, "block returned because of the timer event");
     /* Xen may fire a timer up to its slop (50 us by default) early, hence 4 of the 5 ms. */
-    check_ge((long)(rt_now_ns() - start), (long)(4 * MS), "block slept until (about) the timer's deadline");
+    check_ge((s64)(rt_now_ns() - start), (s64)(4 * MS), "block slept until (about) the timer's deadline");
     check_eq(rt_shared->vcpu_info[0].evtchn_upcall_mask, 0, "block left events enabled");
 
     struct evtchn_bind_ipi ipi = { 0, 0 };
@@ -42,7 +42,7 @@ void guest_main(void)
 
     start = rt_now_ns();
     check_eq(poll(&port, 1, start + 3 * MS), 0, "poll on an idle port with a timeout returns 0");
-    check_ge((long)(rt_now_ns() - start), (long)(2 * MS), "poll waited for (about) its timeout");
+    check_ge((s64)(rt_now_ns() - start), (s64)(2 * MS), "poll waited for (about) its timeout");
 
     static u32 many[129];
     check_eq(poll(many, 129, 0), -XEN_EINVAL, "poll with more than 128 ports returns -EINVAL");

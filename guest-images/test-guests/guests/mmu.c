@@ -8,31 +8,31 @@
 
 const struct guest_info guest = { "mmu", RT_TRAPS | RT_SHARED_INFO };
 
-static u64 page_a[512] __attribute__((aligned(PAGE_SIZE)));
-static u64 page_b[512] __attribute__((aligned(PAGE_SIZE)));
-static u64 page_c[512] __attribute__((aligned(PAGE_SIZE)));
+static volatile u64 page_a[512] __attribute__((aligned(PAGE_SIZE)));
+static volatile u64 page_b[512] __attribute__((aligned(PAGE_SIZE)));
+static volatile u64 page_c[512] __attribute__((aligned(PAGE_SIZE)));
 
 #define MARK_A 0xa0a0a0a0a0a0a0a0UL
 #define MARK_B 0xb0b0b0b0b0b0b0b0UL
 #define RW_FLAGS (PTE_P | PTE_RW | PTE_A | PTE_D)
 
-static u64 maddr(const void *va) { return rt_virt_to_mfn(va) << 12; }
+static u64 maddr(const volatile void *va) { return (u64)rt_virt_to_mfn(va) << 12; }
 
-static long uvm(const void *va, u64 pte)
+static long uvm(const volatile void *va, u64 pte)
 {
-    return hypercall3(HC_update_va_mapping, va, pte, UVMF_INVLPG);
+    return rt_update_va_mapping(va, pte, UVMF_INVLPG);
 }
 
-static long mmuext(u32 cmd, u64 arg1)
+static long mmuext(u32 cmd, ulong arg1)
 {
-    struct mmuext_op op = { cmd, 0, arg1, 0 };
+    struct mmuext_op op = { cmd, arg1, 0 };
     unsigned done = 0;
     return hypercall4(HC_mmuext_op, &op, 1, &done, DOMID_SELF);
 }
 
 static u64 read_a(void)
 {
-    return *(volatile u64 *)page_a;
+    return page_a[0];
 }
 
 void guest_main(void)
@@ -41,14 +41,14 @@ void guest_main(void)
     page_b[0] = MARK_B;
     volatile u64 *pte_a;
     u64 pte_a_maddr = rt_pte_maddr(page_a, &pte_a);
-    u64 l1_frame = pte_a_maddr & ~0xfffUL;
+    u64 l1_frame = pte_a_maddr & ~0xfffULL;
     check(pte_a_maddr != 0, "the boot page tables map the test page (walked from pt_base with the M2P)");
 
     struct mmu_update req = { pte_a_maddr | MMU_NORMAL_PT_UPDATE, maddr(page_b) | RW_FLAGS };
     unsigned done = 0;
     check_eq(hypercall4(HC_mmu_update, &req, 1, &done, DOMID_SELF), 0, "mmu_update(normal PT update) returns 0");
     check_eq(done, 1, "mmu_update reports one request done");
-    check_eq(mmuext(MMUEXT_INVLPG_LOCAL, (u64)page_a), 0, "mmuext_op(invlpg_local) returns 0");
+    check_eq(mmuext(MMUEXT_INVLPG_LOCAL, (ulong)page_a), 0, "mmuext_op(invlpg_local) returns 0");
     check(read_a() == MARK_B, "after mmu_update the test VA reads the new frame");
     check_eq(uvm(page_a, maddr(page_a) | RW_FLAGS), 0, "update_va_mapping restores the original frame");
     check(read_a() == MARK_A, "after update_va_mapping(UVMF_INVLPG) the test VA reads its own frame again");
@@ -72,8 +72,9 @@ void guest_main(void)
     check_eq(mmuext(0x7fff, 0), -XEN_ENOSYS, "mmuext_op with an unknown command returns -ENOSYS");
 
     /* Pinning: an all-empty, read-only page becomes an L1 table; while pinned it cannot be mapped writable. */
-    memset(page_c, 0, sizeof(page_c));
-    u64 mfn_c = rt_virt_to_mfn(page_c);
+    for (int i = 0; i < 512; i++)
+        page_c[i] = 0;
+    ulong mfn_c = rt_virt_to_mfn(page_c);
     check_eq(uvm(page_c, maddr(page_c) | PTE_P | PTE_A), 0, "update_va_mapping makes a page read-only");
     check_eq(mmuext(MMUEXT_PIN_L1_TABLE, mfn_c), 0, "mmuext_op(pin_l1_table) of an empty read-only page returns 0");
     check_eq(uvm(page_a, maddr(page_c) | RW_FLAGS), -XEN_EBUSY, "a pinned L1 table cannot be mapped writable (-EBUSY)");
@@ -86,15 +87,15 @@ void guest_main(void)
     u64 original = *pte_a;
     check_eq(probe_write(pte_a, original), 1, "a direct write to a read-only L1 entry faults without writable_pagetables");
     check_eq(rt_last_fault.vector, 14, "that fault is delivered as #PF");
-    check(rt_last_fault.cr2 == (u64)pte_a, "#PF reports the L1 entry's address in vcpu_info cr2");
+    check(rt_last_fault.cr2 == (ulong)pte_a, "#PF reports the L1 entry's address in vcpu_info cr2");
     check_eq(hypercall2(HC_vm_assist, VMASST_CMD_enable, VMASST_TYPE_writable_pagetables), 0, "vm_assist(enable, writable_pagetables) returns 0");
     check_eq(probe_write(pte_a, maddr(page_b) | RW_FLAGS), 0, "a direct L1 entry write is emulated with writable_pagetables");
-    mmuext(MMUEXT_INVLPG_LOCAL, (u64)page_a);
+    mmuext(MMUEXT_INVLPG_LOCAL, (ulong)page_a);
     check(read_a() == MARK_B, "the emulated write took effect");
     check_eq(probe_write(pte_a, l1_frame | RW_FLAGS), 1, "a direct write mapping a page table writable faults");
     check_eq(rt_last_fault.vector, 14, "that refusal is delivered as #PF");
     check((rt_last_fault.error_code & 3) == 3, "its error code says present and write");
     check_eq(probe_write(pte_a, maddr(page_a) | RW_FLAGS), 0, "a direct write restores the original mapping");
-    mmuext(MMUEXT_INVLPG_LOCAL, (u64)page_a);
+    mmuext(MMUEXT_INVLPG_LOCAL, (ulong)page_a);
     check(read_a() == MARK_A, "the test VA reads its own frame at the end");
 }

@@ -23,22 +23,22 @@ void guest_main(void)
     struct gnttab_set_version v3 = { 3 };
     check_eq(gnttab(GNTTABOP_set_version, &v3, 1), -XEN_EINVAL, "set_version 3 returns -EINVAL");
 
-    u64 frame = 0;
-    struct gnttab_setup_table setup = { DOMID_SELF, 0, 1, 0, { 0, 0, 0 }, &frame };
+    xen_pfn_t frame = 0;
+    struct gnttab_setup_table setup = { .dom = DOMID_SELF, .nr_frames = 1, .frame_list = &frame };
     check_eq(gnttab(GNTTABOP_setup_table, &setup, 1), 0, "grant_table_op(setup_table, 1 frame) returns 0");
     check_eq(setup.status, GNTST_okay, "setup_table status is GNTST_okay");
     check(frame != 0, "setup_table returns a frame");
 
-    u64 pte = (frame << 12) | PTE_P | PTE_RW | PTE_A | PTE_D;
-    check_eq(hypercall3(HC_update_va_mapping, grant_page, pte, UVMF_INVLPG), 0, "the grant frame can be mapped writable");
+    u64 pte = ((u64)frame << 12) | PTE_P | PTE_RW | PTE_A | PTE_D;
+    check_eq(rt_update_va_mapping(grant_page, pte, UVMF_INVLPG), 0, "the grant frame can be mapped writable");
     volatile struct grant_entry_v1 *entries = (volatile struct grant_entry_v1 *)grant_page;
     entries[8].domid = 0;
     entries[8].frame = 0x12345;
     barrier();
     check_eq(entries[8].frame, 0x12345, "a grant entry written through the mapping reads back");
 
-    u64 frames[1];
-    struct gnttab_setup_table too_many = { DOMID_SELF, 0, q.max_nr_frames + 1, 0, { 0, 0, 0 }, frames };
+    xen_pfn_t frames[1];
+    struct gnttab_setup_table too_many = { .dom = DOMID_SELF, .nr_frames = q.max_nr_frames + 1, .frame_list = frames };
     check_eq(gnttab(GNTTABOP_setup_table, &too_many, 1), 0, "setup_table beyond max_nr_frames returns 0 ...");
     check_eq(too_many.status, GNTST_general_error, "... with status GNTST_general_error");
 

@@ -23,7 +23,9 @@ void guest_main(void)
     check_eq(hypercall4(HC_mmu_update, UNMAPPED, 1, NULL, DOMID_SELF), -XEN_EFAULT, "mmu_update with an unmapped request list returns -EFAULT");
     check_eq(hypercall4(HC_mmu_update, UNMAPPED, 0, NULL, DOMID_SELF), 0, "mmu_update with zero requests returns 0");
     check_eq(hypercall4(HC_mmuext_op, XEN_OWNED, 1, NULL, DOMID_SELF), -XEN_EFAULT, "mmuext_op with a request list in the hypervisor's range returns -EFAULT");
-    check_eq(hypercall3(HC_update_va_mapping, HYPERVISOR_VIRT_START, 0, UVMF_INVLPG), -XEN_EINVAL, "update_va_mapping of a hypervisor address returns -EINVAL");
+#ifdef __x86_64__   /* pv32: what Xen answers depends on how it maps its compat M2P */
+    check_eq(rt_update_va_mapping(XEN_OWNED, 0, UVMF_INVLPG), -XEN_EINVAL, "update_va_mapping of a hypervisor address returns -EINVAL");
+#endif
     check_eq(hypercall2(HC_multicall, UNMAPPED, 1), -XEN_EFAULT, "multicall with an unmapped entry list returns -EFAULT");
     check_eq(hypercall1(HC_set_trap_table, UNMAPPED), -XEN_EFAULT, "set_trap_table from an unmapped table returns -EFAULT");
 
@@ -38,5 +40,5 @@ void guest_main(void)
 
     check_eq(hypercall0(11), -XEN_ENOSYS, "the unused hypercall number 11 returns -ENOSYS");
     check_eq(hypercall0(60), -XEN_ENOSYS, "hypercall number 60 returns -ENOSYS");
-    check_eq(hypercall5(HC_xen_version, XENVER_version, 0, 0, 0, 0) >> 16 >= 3, 1, "the guest is still healthy afterwards");
+    check_ge(hypercall2(HC_xen_version, XENVER_version, 0) >> 16, 3, "the guest is still healthy afterwards");
 }

@@ -7,7 +7,7 @@
 
 const struct guest_info guest = { "events", RT_EVENTS };
 
-#define MS 1000000UL
+#define MS 1000000ULL
 
 static long evtchn(int cmd, void *arg) { return hypercall2(HC_event_channel_op, cmd, arg); }
 
@@ -21,7 +21,7 @@ static long status_of(u32 port, struct evtchn_status *st)
 
 static long singleshot_in(u64 ns)
 {
-    struct vcpu_set_singleshot_timer t = { rt_now_ns() + ns, 0, 0 };
+    struct vcpu_set_singleshot_timer t = { .timeout_abs_ns = rt_now_ns() + ns };
     return hypercall3(HC_vcpu_op, VCPUOP_set_singleshot_timer, 0, &t);
 }
 
@@ -80,14 +80,14 @@ void guest_main(void)
     }
     check_eq(*ticks, base + 5, "five re-armed singleshot timers give exactly five ticks");
 
-    struct vcpu_set_periodic_timer periodic = { 2 * MS };
+    struct vcpu_set_periodic_timer periodic = { .period_ns = 2 * MS };
     check_eq(hypercall3(HC_vcpu_op, VCPUOP_set_periodic_timer, 0, &periodic), 0, "vcpu_op(set_periodic_timer, 2 ms) returns 0");
     base = *ticks;
     check_ge(rt_block_until(ticks, base + 3, 1000 * MS), base + 3, "the periodic timer ticks at least three times");
     check_eq(hypercall3(HC_vcpu_op, VCPUOP_stop_periodic_timer, 0, NULL), 0, "vcpu_op(stop_periodic_timer) stops it again");
 
     base = *ticks;
-    check_eq(hypercall1(HC_set_timer_op, rt_now_ns() + MS), 0, "set_timer_op(now + 1 ms) returns 0");
+    check_eq(rt_set_timer_op(rt_now_ns() + MS), 0, "set_timer_op(now + 1 ms) returns 0");
     check_ge(rt_block_until(ticks, base + 1, 1000 * MS), base + 1, "set_timer_op raises VIRQ_TIMER");
 
     /* Close. */

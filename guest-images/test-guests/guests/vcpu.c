@@ -23,7 +23,7 @@ void guest_main(void)
     check_eq(hypercall3(HC_vcpu_op, VCPUOP_get_runstate_info, 0, &info), 0, "vcpu_op(get_runstate_info) returns 0");
     check_eq(info.state, RUNSTATE_running, "get_runstate_info says running");
 
-    struct vcpu_set_singleshot_timer t = { 1, 0, 0 };
+    struct vcpu_set_singleshot_timer t = { .timeout_abs_ns = 1 };
     check_eq(hypercall3(HC_vcpu_op, VCPUOP_set_singleshot_timer, 1, &t), -XEN_ENOENT,
              "set_singleshot_timer for a vCPU that does not exist returns -ENOENT");
 
