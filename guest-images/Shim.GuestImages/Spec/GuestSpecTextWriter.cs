@@ -39,8 +39,8 @@ public static class GuestSpecTextWriter
         foreach (var d in spec.Diagnostics)
         {
             var where = d.Location is null ? "" : $" [{d.Location}]";
-            var value = d.Value is null ? "" : $" = {d.Value}";
-            output.WriteLine($"  {KindName(d.Kind),-11} {d.Setting}{value}{where}: {d.Reason}");
+            var value = d.Value is null ? "" : $" = {Printable(d.Value)}";
+            output.WriteLine($"  {KindName(d.Kind),-11} {Printable(d.Setting)}{value}{where}: {d.Reason}");
         }
     }
 
@@ -74,5 +74,11 @@ public static class GuestSpecTextWriter
     };
 
     private static void Field(TextWriter output, string name, string? value) =>
-        output.WriteLine($"  {name,-12} {value ?? "-"}");
+        output.WriteLine($"  {name,-12} {(value is null ? "-" : Printable(value))}");
+
+    /// <summary>One entry per line: control characters from the input (e.g. "\n" escapes in xl strings) are shown escaped.</summary>
+    private static string Printable(string text) =>
+        text.Any(char.IsControl)
+            ? string.Concat(text.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()))
+            : text;
 }

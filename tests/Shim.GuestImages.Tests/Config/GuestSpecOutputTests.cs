@@ -58,4 +58,17 @@ public sealed class GuestSpecOutputTests
         foreach (var d in spec.Diagnostics)
             Assert.Contains(d.Reason, text);
     }
+
+    [Fact]
+    public void Text_keeps_one_line_per_entry_when_values_hold_line_breaks()
+    {
+        var spec = Xl("kernel = '/k'\ncmdline = \"a\\nb\"\nfrob = \"x\\ny\"");
+        var output = new StringWriter();
+
+        GuestSpecTextWriter.Write(spec, output);
+
+        Assert.Equal("a\nb", spec.Cmdline);
+        Assert.Contains("  cmdline      a\\u000ab", output.ToString());
+        Assert.Contains("frob = x\\u000ay [line 3]", output.ToString());
+    }
 }
