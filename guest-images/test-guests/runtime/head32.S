@@ -133,7 +133,7 @@ rt_iret:
 #endif
 
 /* Fault probes (cdecl): 0 if the instruction completed, 1 if it faulted (see rt_fixups). */
-    .globl probe_read, probe_write, probe_ud2, probe_outb, probe_int85, probe_int3_regs, probe_int80
+    .globl probe_read, probe_write, probe_ud2, probe_outb, probe_int85, probe_int3_regs, probe_int80, probe_fnop
 probe_read:                 /* long probe_read(const volatile void *addr) */
     mov 4(%esp), %ecx
     xor %eax, %eax
@@ -174,6 +174,11 @@ probe_int80:
     xor %eax, %eax
     int $0x80
     ret
+probe_fnop:                 /* an x87 instruction: #NM while the virtual CR0.TS is set */
+    xor %eax, %eax
+probe_fnop_insn:
+    fnop
+    ret
 probe_done:
     ret
 
@@ -187,4 +192,5 @@ rt_fixups:
     .long probe_ud2_insn, probe_done
     .long probe_outb_insn, probe_done
     .long probe_int85_insn, probe_done
+    .long probe_fnop_insn, probe_done
 rt_fixups_end:

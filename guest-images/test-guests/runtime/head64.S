@@ -175,7 +175,7 @@ rt_iret:
  * Fault probes: each returns 0 if its instruction completed, 1 if it faulted (rt_trap finds the
  * instruction in rt_fixups, records the fault and resumes at probe_done with RAX = 1).
  */
-    .globl probe_read, probe_write, probe_ud2, probe_outb, probe_int85, probe_int3_regs, probe_int80
+    .globl probe_read, probe_write, probe_ud2, probe_outb, probe_int85, probe_int3_regs, probe_int80, probe_fnop
 probe_read:                 /* long probe_read(const volatile void *addr) */
     xor %eax, %eax
 probe_read_insn:
@@ -214,7 +214,38 @@ probe_int80:                /* registered with DPL 3: delivered as a software in
     xor %eax, %eax
     int $0x80
     ret
+probe_fnop:                 /* an x87 instruction: #NM while the virtual CR0.TS is set */
+    xor %eax, %eax
+probe_fnop_insn:
+    fnop
+    ret
 probe_done:
+    ret
+
+/* void rt_xen_cpuid(u32 leaf, u32 regs[4]): CPUID through Xen's forced-emulation prefix (ud2a; "xen"; cpuid). */
+    .globl rt_xen_cpuid
+rt_xen_cpuid:
+    push %rbx
+    mov %rsi, %r8
+    mov %edi, %eax
+    xor %ecx, %ecx
+    ud2
+    .ascii "xen"
+    cpuid
+    mov %eax, (%r8)
+    mov %ebx, 4(%r8)
+    mov %ecx, 8(%r8)
+    mov %edx, 12(%r8)
+    pop %rbx
+    ret
+
+/* u64 rt_read_fs0(void), rt_read_gs0(void): the quadword at offset 0 of FS / GS. */
+    .globl rt_read_fs0, rt_read_gs0
+rt_read_fs0:
+    mov %fs:0, %rax
+    ret
+rt_read_gs0:
+    mov %gs:0, %rax
     ret
 
     .section .rodata
@@ -226,4 +257,5 @@ rt_fixups:
     .quad probe_ud2_insn, probe_done
     .quad probe_outb_insn, probe_done
     .quad probe_int85_insn, probe_done
+    .quad probe_fnop_insn, probe_done
 rt_fixups_end:

@@ -88,6 +88,12 @@ long probe_outb(u16 port);
 long probe_int85(void);
 long probe_int3_regs(void);
 long probe_int80(void);
+long probe_fnop(void);
+#ifdef __x86_64__
+void rt_xen_cpuid(u32 leaf, u32 regs[4]);
+u64 rt_read_fs0(void);
+u64 rt_read_gs0(void);
+#endif
 extern void trap_0x80(void), trap_0x85(void);
 
 /* Events and time. */

@@ -13,6 +13,7 @@
 #define HC_set_trap_table        0
 #define HC_mmu_update            1
 #define HC_stack_switch          3
+#define HC_fpu_taskswitch        5
 #define HC_memory_op            12
 #define HC_multicall            13
 #define HC_update_va_mapping    14
@@ -23,6 +24,7 @@
 #define HC_vm_assist            21
 #define HC_iret                 23
 #define HC_vcpu_op              24
+#define HC_set_segment_base     25
 #define HC_mmuext_op            26
 #define HC_sched_op             29
 #define HC_callback_op          30
@@ -89,8 +91,14 @@ struct trap_info {
 #define FLAT_KERNEL_SS 0xe021     /* FLAT_RING1_SS */
 #endif
 
+/* set_segment_base (pv64) */
+#define SEGBASE_FS        0
+#define SEGBASE_GS_USER   1
+#define SEGBASE_GS_KERNEL 2
+
 /* callback_op */
 #define CALLBACKOP_register   0
+#define CALLBACKOP_unregister 1
 #define CALLBACKTYPE_event    0
 #define CALLBACKTYPE_failsafe 1
 #ifdef __x86_64__
