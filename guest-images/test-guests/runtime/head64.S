@@ -239,6 +239,78 @@ rt_xen_cpuid:
     pop %rbx
     ret
 
+#ifndef HYPERCALL_PAGE   /* keeps hypercall-page guests free of any `syscall` instruction */
+/*
+ * User mode (pv64). u64 rt_enter_user(void (*fn)(void), void *user_sp): saves the kernel's callee-saved
+ * registers and stack, then irets (hypercall, CS = FLAT_USER_CS with RPL 3) to fn on user_sp in guest-user
+ * mode. fn ends with a `syscall`, which Xen bounces to the registered syscall callback (rt_syscall_entry) in
+ * guest-kernel mode on the stack_switch stack; that callback records the frame and resumes the kernel
+ * continuation, so rt_enter_user returns the RDI the user code passed.
+ */
+    .globl rt_enter_user, rt_syscall_entry, rt_user_frame, rt_user_rdi
+rt_enter_user:
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, kernel_continuation(%rip)
+    pushq $0xe02b           /* SS: FLAT_USER_SS */
+    push %rsi               /* RSP */
+    pushq $0x202            /* RFLAGS: IF */
+    pushq $0xe033           /* CS: FLAT_USER_CS, RPL 3 => switch to guest-user mode */
+    push %rdi               /* RIP */
+    jmp rt_iret
+
+rt_syscall_entry:
+    /* Frame from Xen: RCX, R11, RIP, CS, RFLAGS, RSP, SS (no error code), events masked. */
+    lea rt_user_frame(%rip), %rax
+    mov 0(%rsp), %rcx
+    mov %rcx, 0(%rax)
+    mov 8(%rsp), %rcx
+    mov %rcx, 8(%rax)
+    mov 16(%rsp), %rcx
+    mov %rcx, 16(%rax)
+    mov 24(%rsp), %rcx
+    mov %rcx, 24(%rax)
+    mov 32(%rsp), %rcx
+    mov %rcx, 32(%rax)
+    mov 40(%rsp), %rcx
+    mov %rcx, 40(%rax)
+    mov 48(%rsp), %rcx
+    mov %rcx, 48(%rax)
+    mov %rdi, rt_user_rdi(%rip)
+    mov kernel_continuation(%rip), %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
+    mov rt_user_rdi(%rip), %rax
+    ret
+
+/* Runs in guest-user mode: passes the quadword at %gs:0 (the user GS base) back through the syscall. */
+    .globl rt_user_code, rt_user_syscall_return
+rt_user_code:
+    mov %gs:0, %rdi
+    syscall
+rt_user_syscall_return:
+    ud2
+
+    .data
+    .balign 8
+kernel_continuation:
+    .quad 0
+rt_user_frame:
+    .fill 7, 8, 0
+rt_user_rdi:
+    .quad 0
+    .text
+
+#endif
+
 /* u64 rt_read_fs0(void), rt_read_gs0(void): the quadword at offset 0 of FS / GS. */
     .globl rt_read_fs0, rt_read_gs0
 rt_read_fs0:

@@ -93,6 +93,12 @@ long probe_fnop(void);
 void rt_xen_cpuid(u32 leaf, u32 regs[4]);
 u64 rt_read_fs0(void);
 u64 rt_read_gs0(void);
+#ifndef HYPERCALL_PAGE
+u64 rt_enter_user(void (*fn)(void), void *user_sp);
+extern void rt_syscall_entry(void), rt_user_code(void), rt_user_syscall_return(void);
+/* Xen's frame at the syscall callback: RCX, R11, RIP, CS, RFLAGS, RSP, SS. */
+extern volatile u64 rt_user_frame[7];
+#endif
 #endif
 extern void trap_0x80(void), trap_0x85(void);
 

@@ -101,6 +101,8 @@ struct trap_info {
 #define CALLBACKOP_unregister 1
 #define CALLBACKTYPE_event    0
 #define CALLBACKTYPE_failsafe 1
+#define CALLBACKTYPE_syscall  2
+#define CALLBACKF_mask_events 1
 #ifdef __x86_64__
 struct callback_register {
     u16 type;
@@ -141,6 +143,7 @@ struct mmu_update { u64 ptr; u64 val; };
 #define MMUEXT_UNPIN_TABLE     4
 #define MMUEXT_TLB_FLUSH_LOCAL 6
 #define MMUEXT_INVLPG_LOCAL    7
+#define MMUEXT_NEW_USER_BASEPTR 15
 struct mmuext_op {
     u32 cmd;
     ulong arg1;        /* mfn or linear address; @8 pv64, @4 pv32 */
