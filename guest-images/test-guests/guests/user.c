@@ -6,7 +6,8 @@
  */
 #include "rt.h"
 
-const struct guest_info guest = { "user", RT_TRAPS | RT_SHARED_INFO };
+/* RT_EVENTS: user mode runs with events unmasked, so any pending upcall must find a callback. */
+const struct guest_info guest = { "user", RT_EVENTS };
 
 static u8 kernel_stack[8192] __attribute__((aligned(16)));
 static u8 user_stack[8192] __attribute__((aligned(16)));
