@@ -1,4 +1,4 @@
-/* Start-of-day setup, console, checks, traps, events and time for the pv64 test guests. */
+/* Start-of-day setup, console, checks, traps, events and time for the pv64 and pv32pae test guests. */
 #include <stdarg.h>
 #include "rt.h"
 

@@ -1,5 +1,5 @@
 /*
- * Freestanding runtime for Shim's pv64 Xen test guests: start-of-day setup, console output, checks,
+ * Freestanding runtime for Shim's Xen PV test guests (pv64 and pv32pae): start-of-day setup, console output, checks,
  * traps, events and time. Each guest defines `guest` (name + which runtime pieces it needs) and
  * guest_main(); rt_start() calls it and ends with a summary line and SCHEDOP_shutdown(poweroff).
  */
