@@ -12,5 +12,6 @@ public static class CommandCatalog
         new RunFlatCommand(),
         new BenchCommand(),
         new InspectCommand(),
+        new ImportCommand(),
     ];
 }

@@ -19,5 +19,7 @@ public static class ExitCodes
     public const int GuestFailed = 11;
     public const int GuestExitStatus = 12;
     public const int BaselineFailed = 13;
+    public const int GuestConfigInvalid = 14;
+    public const int GuestNotParavirtualized = 15;
     public const int Interrupted = 130;
 }
