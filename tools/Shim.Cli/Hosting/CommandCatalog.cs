@@ -13,5 +13,6 @@ public static class CommandCatalog
         new BenchCommand(),
         new InspectCommand(),
         new ImportCommand(),
+        new RunCommand(),
     ];
 }

@@ -1,0 +1,14 @@
+using Serilog;
+using Shim.Adapters.Contracts;
+using Shim.Core.Kvm;
+using Shim.Core.Machine;
+using Shim.Patcher.Monitor;
+
+namespace Shim.Cli.Commands;
+
+/// <summary>Machines on /dev/kvm with the Iced-assembled monitor: the wiring adapters never see.</summary>
+internal sealed class KvmMachineFactory(KvmSystem kvm, ILogger logger) : IGuestMachineFactory
+{
+    public IGuestMachine Create(GuestMachineOptions options) =>
+        KvmAccess.Guard(() => KvmGuestMachine.Create(kvm, options, new IcedMonitorCodeAssembler(), logger));
+}

@@ -1,0 +1,143 @@
+using System.CommandLine;
+using Shim.Adapters.Contracts;
+using Shim.Cli.Hosting;
+using Shim.GuestImages.Config;
+using Shim.GuestImages.Spec;
+
+namespace Shim.Cli.Commands;
+
+/// <summary>
+/// `shim run IMAGE`: detect the image's ABI, let its adapter build the guest, stream the console, and exit with a
+/// code that says how the guest ended (docs/cli.md).
+/// </summary>
+public sealed class RunCommand : ICliCommand
+{
+    private const ulong DefaultMemoryBytes = 256UL << 20;
+    private static readonly TimeSpan NoTimeout = TimeSpan.FromDays(365);
+
+    public Command Build(CliContext context)
+    {
+        var image = new Argument<string?>("IMAGE") { Description = "Guest kernel (ELF, bzImage, gzip-compressed ELF); optional with --config", Arity = ArgumentArity.ZeroOrOne };
+        var initrd = new Option<string?>("--initrd") { Description = "Initial ramdisk handed to the guest as its first module" };
+        var cmdline = new Option<string?>("--cmdline") { Description = "Guest kernel command line" };
+        var memory = new Option<string?>("--memory") { Description = "Guest RAM (e.g. 256M, 1G; default 256M or the config's memory)" };
+        var vcpus = new Option<int?>("--vcpus") { Description = "Number of vCPUs (default 1 or the config's vcpus)" };
+        var config = new Option<string?>("--config") { Description = "Xen xl.cfg / xm / libvirt XML to take kernel, ramdisk, cmdline, memory and vcpus from; explicit options win" };
+        var abi = new Option<string?>("--abi") { Description = "Adapter to use instead of the detected one (xen-pv, vmi)" };
+        var timeout = new Option<double?>("--timeout") { Description = "Stop the guest after this many seconds (exit code 6)" };
+        var stats = new Option<bool>("--stats") { Description = "Print exits by kind and guest calls by kind to stderr at the end" };
+        var consoleLog = new Option<string?>("--console-log") { Description = "Write guest console output to this file instead of stdout" };
+
+        var command = new Command("run", "Boot a paravirtualized guest (Xen-PV, VMI) on KVM")
+        {
+            image, initrd, cmdline, memory, vcpus, config, abi, timeout, stats, consoleLog,
+        };
+        command.SetAction((parse, cancellation) =>
+        {
+            var spec = parse.GetValue(config) is { } configPath ? ImportConfig(context, configPath) : null;
+            var kernelPath = parse.GetValue(image) ?? spec?.Kernel
+                ?? throw new CliError(ExitCodes.UsageError, "no guest image: give IMAGE or a --config that names a kernel");
+            var seconds = parse.GetValue(timeout);
+            if (seconds is { } s && !(s > 0 && s < NoTimeout.TotalSeconds))
+                throw new CliError(ExitCodes.UsageError, $"--timeout must be a positive number of seconds, got {s}");
+            var vcpuCount = parse.GetValue(vcpus) ?? spec?.Vcpus ?? 1;
+            if (vcpuCount is < 1 or > 64)
+                throw new CliError(ExitCodes.UsageError, $"--vcpus must be between 1 and 64, got {vcpuCount}");
+
+            var descriptor = GuestImageOpener.Open(context, kernelPath);
+            var adapter = AdapterCatalog.Select(descriptor, parse.GetValue(abi));
+            var initrdPath = parse.GetValue(initrd) ?? spec?.Initrd;
+            using var consoleFile = parse.GetValue(consoleLog) is { } logPath ? OpenConsoleLog(logPath) : null;
+            var request = new GuestRunRequest
+            {
+                Image = descriptor,
+                Initrd = initrdPath is null ? null : GuestImageOpener.ReadFile(initrdPath),
+                CommandLine = parse.GetValue(cmdline) ?? spec?.Cmdline ?? "",
+                MemoryBytes = parse.GetValue(memory) is { } m ? RunFlatArguments.ParseSize(m, "--memory")
+                    : spec?.MemoryMiB is { } mib ? (ulong)mib << 20 : DefaultMemoryBytes,
+                Vcpus = vcpuCount,
+                ConsoleOutput = consoleFile ?? context.Out,
+                ConsoleInput = Console.IsInputRedirected ? Console.OpenStandardInput() : null,
+                Timeout = seconds is { } t ? TimeSpan.FromSeconds(t) : NoTimeout,
+                Logger = context.Logger,
+            };
+            return Task.FromResult(Run(context, adapter, request, parse.GetValue(stats), cancellation));
+        });
+        return command;
+    }
+
+    private static int Run(CliContext context, IAbiAdapter adapter, GuestRunRequest request, bool stats, CancellationToken cancellation)
+    {
+        using var kvm = KvmAccess.Open(context);
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            IGuestRun guest;
+            try
+            {
+                guest = adapter.Prepare(request, new KvmMachineFactory(kvm, context.Logger));
+            }
+            catch (GuestBuildException e)
+            {
+                throw new CliError(ExitCodes.ImageError, $"{adapter.Name}: {e.Message}");
+            }
+            using (guest)
+            {
+                var outcome = KvmAccess.Guard(() => guest.Run(interrupt.Token));
+                request.ConsoleOutput.Flush();
+                if (stats)
+                    RunStatisticsWriter.Write(context.Error, outcome);
+                return ToExitCode(outcome);
+            }
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static GuestSpec ImportConfig(CliContext context, string path)
+    {
+        try
+        {
+            var spec = new GuestConfigImporter(new GuestConfigImportOptions(), context.Logger).ImportFile(path);
+            foreach (var diagnostic in spec.Diagnostics)
+                context.Logger.Warning("{Config}: {Diagnostic}", path, diagnostic);
+            return spec;
+        }
+        catch (GuestConfigException e)
+        {
+            throw new CliError(ExitCodes.GuestConfigInvalid, e.Message);
+        }
+    }
+
+    private static StreamWriter OpenConsoleLog(string path)
+    {
+        try
+        {
+            return new StreamWriter(path, append: false) { AutoFlush = true };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliError(ExitCodes.ConfigurationError, $"cannot write console log {path}: {e.Message}");
+        }
+    }
+
+    private static int ToExitCode(GuestOutcome outcome) => outcome.End switch
+    {
+        GuestEnd.PowerOff => ExitCodes.Success,
+        GuestEnd.Reboot => throw new CliError(ExitCodes.GuestRebooted, $"guest rebooted: {outcome.Message}"),
+        GuestEnd.Crash => throw new CliError(ExitCodes.GuestCrashed, $"guest crashed: {outcome.Message}"),
+        GuestEnd.Timeout => throw new CliError(ExitCodes.GuestTimeout, $"{outcome.Message}; stopped (raise --timeout if it needs longer)"),
+        GuestEnd.TripleFault => throw new CliError(ExitCodes.GuestTripleFault, $"guest triple-faulted: {outcome.Message}"),
+        GuestEnd.EmulationFailure => throw new CliError(ExitCodes.EmulationFailure, outcome.Message),
+        GuestEnd.Cancelled => throw new OperationCanceledException(),
+        _ => throw new CliError(ExitCodes.GuestFailed, $"guest stopped: {outcome.Message}"),
+    };
+}
