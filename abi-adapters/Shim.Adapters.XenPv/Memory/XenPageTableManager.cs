@@ -122,6 +122,39 @@ public sealed class XenPageTableManager
 
     public ulong ReadEntry(ulong frame, int index) => Table(frame)[index];
 
+    /// <summary>
+    /// The ptwr path (ptwr_emulated_update): validate <paramref name="newEntry"/> for L1 <paramref name="l1Frame"/>
+    /// without the fast path, then store it — or, for a cmpxchg, store only if the entry still equals
+    /// <paramref name="expected"/>; otherwise report the value found in <paramref name="previous"/>.
+    /// </summary>
+    public int EmulatedL1Write(ulong l1Frame, int index, ulong newEntry, ulong? expected, out ulong previous, out bool compareFailed)
+    {
+        compareFailed = false;
+        var table = Table(l1Frame);
+        previous = Volatile.Read(ref table[index]);
+        if (XenPte.IsPresent(newEntry))
+        {
+            int rc = GetL1Reference(newEntry);
+            if (rc != 0)
+                return rc;
+        }
+        newEntry = XenPte.Adjust(1, newEntry, Width);
+        if (expected is { } old)
+        {
+            previous = Interlocked.CompareExchange(ref table[index], newEntry, old);
+            if (previous != old)
+            {
+                PutReference(1, newEntry, l1Frame);
+                compareFailed = true;
+                return 0;
+            }
+        }
+        else
+            previous = Interlocked.Exchange(ref table[index], newEntry);
+        PutReference(1, previous, l1Frame);
+        return 0;
+    }
+
     private int GetTypeReference(ulong frame, PageType type, bool compatXenL2)
     {
         if (!Frames.IsGuestFrame(frame))

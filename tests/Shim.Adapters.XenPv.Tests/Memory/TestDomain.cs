@@ -33,7 +33,7 @@ internal sealed class FakeCallContext : IXenCallContext
 
     public XenGuestWidth Width { get; }
     public int VcpuId { get; }
-    public bool InKernelMode => true;
+    public bool InKernelMode { get; set; } = true;
     public IGuestVirtualMemory Memory { get; }
     public ulong KernelRootFrame { get; set; }
     public ulong UserRootFrame { get; set; }
