@@ -16,6 +16,12 @@ public sealed class SetGdtHandler(XenDomainMemory domain) : IHypercallHandler
 
     public long Handle(IXenCallContext caller, in HypercallArgs args)
     {
+        lock (domain.Gate)
+            return HandleLocked(caller, args);
+    }
+
+    private long HandleLocked(IXenCallContext caller, in HypercallArgs args)
+    {
         ulong frameList = args.A1;
         uint entries = (uint)args.A2;
         if (entries > SegmentDescriptorRules.FirstReservedGdtEntry)

@@ -14,6 +14,12 @@ public sealed class UpdateDescriptorHandler(XenDomainMemory domain) : IHypercall
 {
     public long Handle(IXenCallContext caller, in HypercallArgs args)
     {
+        lock (domain.Gate)
+            return HandleLocked(caller, args);
+    }
+
+    private long HandleLocked(IXenCallContext caller, in HypercallArgs args)
+    {
         bool pv64 = domain.Width == XenGuestWidth.Pv64;
         ulong machineAddress = pv64 ? args.A1 : (uint)args.A1 | ((ulong)(uint)args.A2 << 32);
         ulong descriptor = pv64 ? args.A2 : (uint)args.A3 | ((ulong)(uint)args.A4 << 32);

@@ -35,6 +35,9 @@ public sealed class MachineToPhysTable(IGuestMemory memory, GuestPhysicalAddress
         if (mfn >= entryCount)
             return InvalidEntry;
         var at = backing + mfn * (ulong)entrySize;
-        return entrySize == 8 ? memory.Read<ulong>(at) : memory.Read<uint>(at) is var v && v == uint.MaxValue ? InvalidEntry : v;
+        if (entrySize == 8)
+            return memory.Read<ulong>(at);
+        uint entry = memory.Read<uint>(at);
+        return entry == uint.MaxValue ? InvalidEntry : entry;
     }
 }

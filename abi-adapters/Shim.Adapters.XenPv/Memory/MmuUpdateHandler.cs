@@ -17,6 +17,12 @@ public sealed class MmuUpdateHandler(XenDomainMemory domain) : IHypercallHandler
 
     public long Handle(IXenCallContext caller, in HypercallArgs args)
     {
+        lock (domain.Gate)
+            return HandleLocked(caller, args);
+    }
+
+    private long HandleLocked(IXenCallContext caller, in HypercallArgs args)
+    {
         ulong requests = args.A1;
         uint count = (uint)args.A2;
         ulong donePointer = args.A3;

@@ -22,6 +22,12 @@ public sealed class MmuextOpHandler(XenDomainMemory domain) : IHypercallHandler
 
     public long Handle(IXenCallContext caller, in HypercallArgs args)
     {
+        lock (domain.Gate)
+            return HandleLocked(caller, args);
+    }
+
+    private long HandleLocked(IXenCallContext caller, in HypercallArgs args)
+    {
         ulong ops = args.A1;
         uint count = (uint)args.A2 & ~UpdatePreempted;
         ulong donePointer = args.A3;

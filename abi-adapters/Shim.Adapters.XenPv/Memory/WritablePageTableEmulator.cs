@@ -34,6 +34,13 @@ public sealed class WritablePageTableEmulator(XenDomainMemory domain)
     public PageTableWriteOutcome TryHandle(IXenCallContext caller, ulong faultAddress, ulong errorCode,
         ref VcpuRegisters registers, bool writablePageTablesAssist)
     {
+        lock (domain.Gate)
+            return TryHandleLocked(caller, faultAddress, errorCode, ref registers, writablePageTablesAssist);
+    }
+
+    private PageTableWriteOutcome TryHandleLocked(IXenCallContext caller, ulong faultAddress, ulong errorCode,
+        ref VcpuRegisters registers, bool writablePageTablesAssist)
+    {
         if (!writablePageTablesAssist || !caller.InKernelMode
             || (errorCode & (ErrorReserved | ErrorFetch)) != 0 || (errorCode & (ErrorWrite | ErrorPresent)) != (ErrorWrite | ErrorPresent))
             return PageTableWriteOutcome.NotHandled;

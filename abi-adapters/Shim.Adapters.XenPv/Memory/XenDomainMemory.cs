@@ -55,6 +55,12 @@ public sealed class XenDomainMemory
 
     public IEnumerable<int> VcpuIds => Enumerable.Range(0, _vcpus.Length);
 
+    /// <summary>
+    /// Serialises changes to the frame table and page tables across vCPU threads (Xen's page and domain locks);
+    /// every MMU handler holds it for the whole call.
+    /// </summary>
+    public Lock Gate { get; } = new();
+
     /// <summary>Xen's get_pg_owner for a domU: only this domain may be named.</summary>
     public bool IsSelf(uint domainId) => domainId == DomidSelf || domainId == Options.DomainId;
 

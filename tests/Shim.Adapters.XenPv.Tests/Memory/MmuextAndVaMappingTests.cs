@@ -197,4 +197,16 @@ public sealed class MmuextAndVaMappingTests
         Assert.Equal(0x1122334455667788UL, _d.Entry(17, 511));
         Assert.False(vm.TryRead(0xFFFF_8000_0000_0000UL, new byte[8])); // the hole, though slot 256 is mapped
     }
+
+    [Fact]
+    public void Otherdomain_variant_accepts_only_this_domain()
+    {
+        var handlers = XenMemoryHypercalls.Create(_d.Domain);
+        var other = handlers[Hypercall.UpdateVaMappingOtherdomain];
+        Assert.Equal(-XenErrno.ESRCH, other.Handle(_d.Vcpu0, new HypercallArgs(0x28000, (41UL << 12) | P, 0, 7, 0)));
+        Assert.Equal(0UL, _d.Entry(L1, 0x28));
+        Assert.Equal(0, other.Handle(_d.Vcpu0, new HypercallArgs(0x28000, (41UL << 12) | P, 0, XenDomainMemory.DomidSelf, 0)));
+        Assert.NotEqual(0UL, _d.Entry(L1, 0x28));
+        Assert.Equal(6, handlers.Count);
+    }
 }
