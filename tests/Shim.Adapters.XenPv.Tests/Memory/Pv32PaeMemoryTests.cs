@@ -3,6 +3,7 @@ using Serilog;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
 using Shim.Adapters.XenPv.Memory;
+using Shim.Core.Cpu;
 using Shim.Core.Memory;
 using Xunit;
 
@@ -118,5 +119,47 @@ public sealed class Pv32PaeMemoryTests
         Assert.False(_vcpu.Memory.TryRead(0xF580_0000UL, new byte[4]));
         Assert.Equal(-XenErrno.EFAULT, new MmuUpdateHandler(_domain).Handle(_vcpu,
             new HypercallArgs(0xF57F_FFF8UL, 1, 0, XenDomainMemory.DomidSelf, 0)));
+    }
+
+    /// <summary>
+    /// 32-bit PAE kernels write PTEs as two 4-byte halves. An upper-half write that makes the entry invalid on its
+    /// own is stored not-present (Xen assumes the low half follows); the low-half write then completes it.
+    /// </summary>
+    [Fact]
+    public void Pae_pte_written_in_halves_through_ptwr()
+    {
+        ulong l1 = _build.Layout.PageTablePfn + 2;            // the first L1 (after the L3 and the L2)
+        Assert.Equal(PageType.L1, _build.Frames.TypeOf(l1));
+        ulong l1Va = _build.Layout.VirtualAddressOf(l1);
+        const int index = 0x1FF;                              // an unused slot near the end of the region
+        ulong slotVa = l1Va + index * 8;
+        ulong codeVa = ScratchVa + 0x800;                     // mov [edi], eax (clear of the request buffer)
+        var code = new byte[] { 0x89, 0x07 };
+        Assert.True(_vcpu.Memory.TryWrite(codeVa, code));
+        var emulator = new WritablePageTableEmulator(_domain);
+        const ulong writeFault = WritablePageTableEmulator.ErrorPresent | WritablePageTableEmulator.ErrorWrite;
+        ulong target = _build.Layout.FirstFreePfn + 3;
+
+        // Existing entry, installed with mmu_update: present, read-only, pointing at a free frame.
+        Assert.Equal(0, MmuUpdate((l1 << 12) + index * 8, (target << 12) | P));
+        var regs = new VcpuRegisters { Rip = codeVa, Rdi = slotVa + 4, Rax = 0x1 }; // frame + 2^20: not RAM
+        Assert.Equal(PageTableWriteOutcome.Emulated, emulator.TryHandle(_vcpu, slotVa + 4, writeFault, ref regs, true));
+        ulong entry = _memory.Read<ulong>(GuestPhysicalAddress.FromFrame(l1) + index * 8);
+        Assert.Equal(0UL, entry & P);
+        Assert.Equal(1UL, entry >> 32);
+        Assert.Equal(codeVa + 2, regs.Rip);
+
+        // Completing it with the low half still names a frame beyond RAM: refused, the #PF goes to the guest.
+        regs = new VcpuRegisters { Rip = codeVa, Rdi = slotVa, Rax = (uint)((target << 12) | P | RW) };
+        Assert.Equal(PageTableWriteOutcome.NotHandled, emulator.TryHandle(_vcpu, slotVa, writeFault, ref regs, true));
+        Assert.Equal(entry, _memory.Read<ulong>(GuestPhysicalAddress.FromFrame(l1) + index * 8));
+
+        // A 4-byte write to the low half with a valid high half (0) is widened, validated and stored.
+        regs = new VcpuRegisters { Rip = codeVa, Rdi = slotVa + 4, Rax = 0 };
+        Assert.Equal(PageTableWriteOutcome.Emulated, emulator.TryHandle(_vcpu, slotVa + 4, writeFault, ref regs, true));
+        regs = new VcpuRegisters { Rip = codeVa, Rdi = slotVa, Rax = (uint)((target << 12) | P | RW) };
+        Assert.Equal(PageTableWriteOutcome.Emulated, emulator.TryHandle(_vcpu, slotVa, writeFault, ref regs, true));
+        Assert.Equal((target << 12) | P | RW, _memory.Read<ulong>(GuestPhysicalAddress.FromFrame(l1) + index * 8));
+        Assert.Equal(PageType.Writable, _build.Frames.TypeOf(target));
     }
 }
