@@ -30,8 +30,6 @@ internal sealed class BootstrapPageTables(XenGuestWidth width)
         public LevelTables[] Levels = [];
     }
 
-    public int MappingCount => _mappings.Count;
-
     /// <summary>Tables needed by a would-be mapping [from, to] (inclusive) whose tables start at firstTablePfn.</summary>
     public ulong CountTables(ulong from, ulong to, ulong firstTablePfn) => Plan(from, to, firstTablePfn).TableCount;
 
@@ -47,8 +45,6 @@ internal sealed class BootstrapPageTables(XenGuestWidth width)
         mapping.Pfn = dataPfn;
         _mappings.Add(mapping);
     }
-
-    public ulong TopLevelPfn => _mappings[0].Levels[_levels - 1].Pfn;
 
     public ulong LastMappingTables => _mappings[^1].TableCount;
 

@@ -10,14 +10,6 @@ public sealed class MachineToPhysTable(IGuestMemory memory, GuestPhysicalAddress
 {
     public const ulong InvalidEntry = ulong.MaxValue;
 
-    public GuestPhysicalAddress Backing => backing;
-
-    public ulong EntryCount => entryCount;
-
-    public int EntrySize => entrySize;
-
-    public ulong SizeInBytes => entryCount * (ulong)entrySize;
-
     public bool TrySet(ulong mfn, ulong pfn)
     {
         if (mfn >= entryCount)

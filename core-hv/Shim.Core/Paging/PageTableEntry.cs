@@ -18,8 +18,6 @@ public static class PageTableEntry
     /// <summary>Physical address bits 12–51 of an entry.</summary>
     public const ulong AddressMask = 0x000F_FFFF_FFFF_F000UL;
 
-    public const int EntriesPerTable = 512;
-
     public static ulong FrameOf(ulong entry) => (entry & AddressMask) >> 12;
 
     public static bool IsPresent(ulong entry) => (entry & Present) != 0;
