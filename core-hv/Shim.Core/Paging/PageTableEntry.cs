@@ -19,6 +19,20 @@ public enum PageFlags : ulong
 
 public static class PageTableEntry
 {
+    // Entry bits as raw values, for code that masks entries directly (the walker, Xen's PTE validation);
+    // PageFlags names the same bits for code that builds entries.
+    public const ulong Present = (ulong)PageFlags.Present;
+    public const ulong Writable = (ulong)PageFlags.Writable;
+    public const ulong User = (ulong)PageFlags.User;
+    public const ulong WriteThrough = (ulong)PageFlags.WriteThrough;
+    public const ulong CacheDisable = (ulong)PageFlags.CacheDisable;
+    public const ulong Accessed = (ulong)PageFlags.Accessed;
+    public const ulong Dirty = (ulong)PageFlags.Dirty;
+    /// <summary>PSE in L2/L3 entries; PAT in L1 entries.</summary>
+    public const ulong LargePage = (ulong)PageFlags.LargePage;
+    public const ulong Global = (ulong)PageFlags.Global;
+    public const ulong NoExecute = (ulong)PageFlags.NoExecute;
+
     public const ulong AddressMask = 0x000F_FFFF_FFFF_F000UL;
     public const int EntriesPerTable = 512;
     public const ulong LargePageSize = 2UL << 20;
@@ -28,6 +42,8 @@ public static class PageTableEntry
     public static bool IsPresent(ulong entry) => (entry & (ulong)PageFlags.Present) != 0;
 
     public static ulong Address(ulong entry) => entry & AddressMask;
+
+    public static ulong FrameOf(ulong entry) => (entry & AddressMask) >> 12;
 
     /// <summary>Index into the table at <paramref name="level"/> (4 = PML4 ... 1 = PT) for a virtual address.</summary>
     public static int Index(ulong virtualAddress, int level) => (int)((virtualAddress >> (12 + 9 * (level - 1))) & 0x1FF);

@@ -1,0 +1,22 @@
+using Shim.Adapters.XenPv.Descriptors;
+using Shim.Adapters.XenPv.Memory;
+
+namespace Shim.Adapters.XenPv.Builder;
+
+/// <summary>Everything the builder produced; the root table is validated, pinned and referenced as vCPU 0's CR3.</summary>
+public sealed record XenDomainBuildResult(
+    XenDomainLayout Layout,
+    XenPhysicalLayout Physical,
+    XenInitialVcpuState Vcpu0,
+    XenPageTableManager PageTables,
+    MachineToPhysTable MachineToPhys,
+    XenMemoryOptions MemoryOptions,
+    uint StoreEventChannel,
+    uint ConsoleEventChannel)
+{
+    public XenFrameTable Frames => PageTables.Frames;
+
+    public XenDomainMemory CreateDomainMemory(
+        Shim.Core.Memory.IGuestMemory memory, ITlbFlushRequests tlbFlushes, Func<int, IGuestDescriptorTables> descriptorTables) =>
+        new(memory, PageTables, MachineToPhys, MemoryOptions, tlbFlushes, descriptorTables);
+}
