@@ -23,6 +23,7 @@ public sealed class XenVcpu : IXenCallContext
         Memory = memory;
         VcpuInfoAddress = domain.SharedInfoAddress + (ulong)(vcpuId * SharedInfoLayout.VcpuInfoSize);
         VirtualCr4 = domain.Options.HostOwnedCr4;
+        IsUp = vcpuId == 0;
     }
 
     public XenDomain Domain { get; }
@@ -41,7 +42,8 @@ public sealed class XenVcpu : IXenCallContext
 
     public ulong ActiveRootFrame => InKernelMode ? KernelRootFrame : UserRootFrame;
 
-    public bool IsUp { get; set; } = true;
+    /// <summary>Only vCPU 0 is online at start; the others wait for VCPUOP_initialise/up.</summary>
+    public bool IsUp { get; set; }
 
     public ushort KernelSs { get; set; }
 
