@@ -7,6 +7,7 @@ namespace Shim.Adapters.XenPv.Hypercalls;
 internal static class CallbackRegistration
 {
     public const ushort MaskEventsFlag = 1;
+    public const byte NmiVector = 2;
 
     public static long Register(XenVcpu vcpu, uint type, ushort flags, ulong address, ushort selector)
     {
@@ -17,9 +18,13 @@ internal static class CallbackRegistration
         switch ((CallbackType)type)
         {
             case CallbackType.Event:
+                // The event upcall always masks events, whatever the flags say.
+                vcpu.Callbacks.Set(CallbackType.Event, new GuestCallback(address, cs, MaskEvents: true));
+                return 0;
             case CallbackType.Nmi:
-                // The event and NMI callbacks always mask events.
-                vcpu.Callbacks.Set((CallbackType)type, new GuestCallback(address, cs, MaskEvents: true));
+                // Xen keeps the NMI callback as trap-table vector 2 with interrupt-gate semantics.
+                var nmiSelector = vcpu.Width == XenGuestWidth.Pv64 ? XenSelectors.FlatKernelCs64 : XenSelectors.FlatKernelCs32;
+                vcpu.Traps.Set(NmiVector, new TrapTableEntry(TrapTableEntry.MaskEventsFlag, nmiSelector, address));
                 return 0;
             case CallbackType.Failsafe:
                 vcpu.Callbacks.Set(CallbackType.Failsafe, new GuestCallback(address, cs, mask));
@@ -73,7 +78,7 @@ public sealed class CallbackOpHypercall : XenPvHypercallHandler
                 switch ((CallbackType)type)
                 {
                     case CallbackType.Nmi:
-                        vcpu.Callbacks.Set(CallbackType.Nmi, default);
+                        vcpu.Traps.Set(CallbackRegistration.NmiVector, default);
                         return 0;
                     case CallbackType.Event or CallbackType.Failsafe or CallbackType.Syscall or CallbackType.Syscall32 or CallbackType.Sysenter:
                         return Errno(XenErrno.EINVAL);
@@ -82,26 +87,29 @@ public sealed class CallbackOpHypercall : XenPvHypercallHandler
                 }
             }
             default:
-                return Errno(XenErrno.ENOSYS);
+                // The compat (pv32) entry point answers unknown commands with -EINVAL.
+                return Errno(vcpu.Width == XenGuestWidth.Pv64 ? XenErrno.ENOSYS : XenErrno.EINVAL);
         }
     }
 }
 
-/// <summary>Legacy set_callbacks: pv64 (event, failsafe, syscall addresses); pv32 (event cs, eip, failsafe cs, eip).</summary>
+/// <summary>
+/// Legacy set_callbacks: pv64 (event, failsafe, syscall addresses); pv32 (event cs, eip, failsafe cs, eip). Xen ignores
+/// the individual registration results and always returns 0.
+/// </summary>
 public sealed class SetCallbacksHypercall : XenPvHypercallHandler
 {
     protected override long Handle(XenVcpu vcpu, in HypercallArgs args)
     {
         if (vcpu.Width == XenGuestWidth.Pv64)
         {
-            var rc = CallbackRegistration.Register(vcpu, (uint)CallbackType.Event, 0, args.A1, 0);
-            if (rc == 0)
-                rc = CallbackRegistration.Register(vcpu, (uint)CallbackType.Failsafe, 0, args.A2, 0);
-            if (rc == 0)
-                rc = CallbackRegistration.Register(vcpu, (uint)CallbackType.Syscall, 0, args.A3, 0);
-            return rc;
+            CallbackRegistration.Register(vcpu, (uint)CallbackType.Event, 0, args.A1, 0);
+            CallbackRegistration.Register(vcpu, (uint)CallbackType.Failsafe, 0, args.A2, 0);
+            CallbackRegistration.Register(vcpu, (uint)CallbackType.Syscall, 0, args.A3, 0);
+            return 0;
         }
-        var result = CallbackRegistration.Register(vcpu, (uint)CallbackType.Event, 0, args.A2, (ushort)args.A1);
-        return result != 0 ? result : CallbackRegistration.Register(vcpu, (uint)CallbackType.Failsafe, 0, args.A4, (ushort)args.A3);
+        CallbackRegistration.Register(vcpu, (uint)CallbackType.Event, 0, args.A2, (ushort)args.A1);
+        CallbackRegistration.Register(vcpu, (uint)CallbackType.Failsafe, 0, args.A4, (ushort)args.A3);
+        return 0;
     }
 }

@@ -124,10 +124,16 @@ public sealed class XenPvVcpuRuntime
         return request.Kind == VcpuRunRequestKind.Resume ? PrepareResume(vcpuId, ref state, request) : request;
     }
 
-    /// <summary>`syscall` from guest-user mode (in guest-kernel mode it is a hypercall: use <see cref="OnHypercall"/>).</summary>
-    public VcpuRunRequest OnUserSyscall(int vcpuId, ref GuestRegisterState state)
+    /// <summary>
+    /// A pv64 `syscall`: in guest-kernel mode it is a hypercall, in guest-user mode a system call bounced to the
+    /// guest kernel (Xen's lstar_enter makes the same decision on TF_kernel_mode).
+    /// </summary>
+    public VcpuRunRequest OnSyscall(int vcpuId, ref GuestRegisterState state)
     {
-        var request = _delivery.DeliverUserSyscall(Domain.Vcpus[vcpuId], ref state);
+        var vcpu = Domain.Vcpus[vcpuId];
+        if (vcpu.InKernelMode)
+            return OnHypercall(vcpuId, ref state);
+        var request = _delivery.DeliverUserSyscall(vcpu, ref state);
         return request.Kind == VcpuRunRequestKind.Resume ? PrepareResume(vcpuId, ref state, request) : request;
     }
 

@@ -125,6 +125,30 @@ public sealed class VcpuStateHypercallTests
     }
 
     [Fact]
+    public void Nmi_callback_lives_in_trap_table_vector_2_and_can_be_unregistered()
+    {
+        var arg = TestGuest.Scratch;
+        _guest.WriteU16(arg, (ushort)CallbackType.Nmi);
+        _guest.WriteU64(arg + 8, 0xffffffff81000200);
+
+        Assert.Equal(0, _harness.Call(Hypercall.CallbackOp, 0, TestGuest.Va(arg)));
+        Assert.Equal(new TrapTableEntry(TrapTableEntry.MaskEventsFlag, XenSelectors.FlatKernelCs64, 0xffffffff81000200), _guest.Vcpu.Traps[2]);
+
+        Assert.Equal(0, _harness.Call(Hypercall.CallbackOp, 1, TestGuest.Va(arg)));
+        Assert.False(_guest.Vcpu.Traps[2].IsPresent);
+    }
+
+    [Fact]
+    public void Legacy_set_callbacks_ignores_individual_failures_like_xen()
+    {
+        Assert.Equal(0, _harness.Call(Hypercall.SetCallbacks, 0xffffffff81000010, 0x8000_0000_0000_0000, 0xffffffff81000030));
+
+        Assert.Equal(0xffffffff81000010UL, _guest.Vcpu.Callbacks[CallbackType.Event].Address);
+        Assert.False(_guest.Vcpu.Callbacks[CallbackType.Failsafe].IsRegistered);
+        Assert.Equal(0xffffffff81000030UL, _guest.Vcpu.Callbacks[CallbackType.Syscall].Address);
+    }
+
+    [Fact]
     public void Legacy_set_callbacks_registers_event_failsafe_and_syscall()
     {
         Assert.Equal(0, _harness.Call(Hypercall.SetCallbacks, 0xffffffff81000010, 0xffffffff81000020, 0xffffffff81000030));

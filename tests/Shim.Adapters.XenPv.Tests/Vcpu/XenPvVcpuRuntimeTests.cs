@@ -151,6 +151,29 @@ public sealed class XenPvVcpuRuntimeTests
     }
 
     [Fact]
+    public void Syscall_is_a_hypercall_in_kernel_mode_and_a_guest_system_call_in_user_mode()
+    {
+        var vcpu = _runtime.Domain.Vcpus[0];
+        vcpu.Callbacks.Set(CallbackType.Syscall, new GuestCallback(0xffffffff81000a00, 0, true));
+        var version = Hypercall(Abi.Hypercall.XenVersion);
+        _runtime.OnSyscall(0, ref version);
+        Assert.Equal((4UL << 16) | 19, version.Regs.Rax);
+
+        vcpu.UserRootFrame = 9;
+        vcpu.KernelSp = TestGuest.Va(KernelStack);
+        vcpu.ToggleGuestMode();
+        var user = Hypercall(Abi.Hypercall.XenVersion);
+        user.Regs.Rip = 0x400010;
+        user.Regs.Rsp = TestGuest.Va(0x50000);
+        _runtime.OnSyscall(0, ref user);
+
+        Assert.True(vcpu.InKernelMode);
+        Assert.Equal(0xffffffff81000a00UL, user.Regs.Rip);
+        Assert.Equal((ulong)Abi.Hypercall.XenVersion, user.Regs.Rax);
+        Assert.Equal(1, _runtime.Dispatcher.Statistics[Abi.Hypercall.XenVersion]);
+    }
+
+    [Fact]
     public void Forced_emulation_cpuid_through_on_trap_and_shutdown_request()
     {
         var code = 0x30000UL;
