@@ -24,8 +24,8 @@ public sealed class PrivilegedOpEmulator(MsrEmulator msrs, IGuestPortBus? ports 
         var outcome = instruction.Mnemonic switch
         {
             Mnemonic.In or Mnemonic.Out => PortIo(vcpu, ref state, instruction),
-            Mnemonic.Cli or Mnemonic.Sti => InterruptFlag(vcpu, instruction.Mnemonic == Mnemonic.Sti),
-            _ when !vcpu.InKernelMode => EmulationOutcome.NotEmulated,
+            Mnemonic.Cli or Mnemonic.Sti => InterruptFlag(vcpu, state, instruction.Mnemonic == Mnemonic.Sti),
+            _ when !vcpu.IsGuestKernel(state) => EmulationOutcome.NotEmulated,
             Mnemonic.Mov => MoveControlOrDebug(vcpu, ref state, instruction),
             Mnemonic.Rdmsr => ReadMsr(vcpu, ref state),
             Mnemonic.Wrmsr => msrs.TryWrite(vcpu, (uint)state.Regs.Rcx, ((state.Regs.Rdx & 0xffffffff) << 32) | (uint)state.Regs.Rax)
@@ -39,10 +39,10 @@ public sealed class PrivilegedOpEmulator(MsrEmulator msrs, IGuestPortBus? ports 
     }
 
     /// <summary>Xen's iopl_ok: the guest kernel counts as CPL1 (CPL0 with architectural_iopl), user as CPL3.</summary>
-    public static bool IoplPermits(XenVcpu vcpu)
+    public static bool IoplPermits(XenVcpu vcpu, in GuestRegisterState state)
     {
         var archIopl = vcpu.Domain.VmAssist.IsEnabled(VmAssistType.ArchitecturalIopl);
-        var cpl = vcpu.InKernelMode ? (archIopl ? 0 : 1) : 3;
+        var cpl = vcpu.IsGuestKernel(state) ? (archIopl ? 0 : 1) : 3;
         return vcpu.VirtualIopl >= cpl;
     }
 
@@ -69,7 +69,7 @@ public sealed class PrivilegedOpEmulator(MsrEmulator msrs, IGuestPortBus? ports 
         var dataRegister = isIn ? instruction.Op0Register : instruction.Op1Register;
         var port = instruction.GetOpKind(portOperand) == OpKind.Register ? (ushort)state.Regs.Rdx : (ushort)instruction.GetImmediate(portOperand);
         var size = dataRegister.GetSize();
-        if (!IoPermitted(vcpu, port, size))
+        if (!IoPermitted(vcpu, state, port, size))
             return EmulationOutcome.InjectGeneralProtection;
         if (isIn)
         {
@@ -89,9 +89,9 @@ public sealed class PrivilegedOpEmulator(MsrEmulator msrs, IGuestPortBus? ports 
         return EmulationOutcome.Emulated;
     }
 
-    private static bool IoPermitted(XenVcpu vcpu, ushort port, int size)
+    private static bool IoPermitted(XenVcpu vcpu, in GuestRegisterState state, ushort port, int size)
     {
-        if (IoplPermits(vcpu))
+        if (IoplPermits(vcpu, state))
             return true;
         // guest_io_okay: every bit for the accessed ports must be clear in the registered bitmap.
         if (vcpu.IoBitmapAddress == 0 || (ulong)port + (ulong)size >= vcpu.IoBitmapPorts)
@@ -104,9 +104,9 @@ public sealed class PrivilegedOpEmulator(MsrEmulator msrs, IGuestPortBus? ports 
         return (word & mask) == 0;
     }
 
-    private static EmulationOutcome InterruptFlag(XenVcpu vcpu, bool enable)
+    private static EmulationOutcome InterruptFlag(XenVcpu vcpu, in GuestRegisterState state, bool enable)
     {
-        if (!IoplPermits(vcpu))
+        if (!IoplPermits(vcpu, state))
             return EmulationOutcome.InjectGeneralProtection;
         vcpu.UpcallMask = (byte)(enable ? 0 : 1);
         return EmulationOutcome.Emulated;

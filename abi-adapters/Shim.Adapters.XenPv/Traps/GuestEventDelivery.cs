@@ -20,7 +20,7 @@ public sealed class GuestEventDelivery(BounceFrameBuilder bounce)
             case TrapExit.PageFaultVector:
                 vcpu.PublishCr2(exit.Cr2);
                 // The guest kernel runs at CPL3, but must see kernel-mode faults as supervisor faults.
-                errorCode = vcpu.InKernelMode ? errorCode & ~PageFaultUserBit : errorCode | PageFaultUserBit;
+                errorCode = vcpu.IsGuestKernel(state) ? errorCode & ~PageFaultUserBit : errorCode | PageFaultUserBit;
                 break;
             case TrapExit.DeviceNotAvailableVector:
                 vcpu.VirtualCr0Ts = false;
@@ -34,7 +34,7 @@ public sealed class GuestEventDelivery(BounceFrameBuilder bounce)
             return VcpuRunRequest.Crash($"unhandled exception vector {exit.Vector} (no trap table entry) at rip 0x{state.Regs.Rip:x}");
         Span<ulong> error = stackalloc ulong[1];
         error[0] = errorCode & 0xffff_ffff;
-        return bounce.Bounce(vcpu, ref state, entry.Address, exit.HasErrorCode ? error : [], entry.MasksEvents);
+        return bounce.Bounce(vcpu, ref state, entry.Address, entry.CodeSelector, exit.HasErrorCode ? error : [], entry.MasksEvents);
     }
 
     /// <summary>
@@ -47,13 +47,13 @@ public sealed class GuestEventDelivery(BounceFrameBuilder bounce)
             return null;
         var vector = (byte)(errorCode >> 3);
         var entry = vcpu.Traps[vector];
-        var callerPrivilege = vcpu.InKernelMode ? 1 : 3;
+        var callerPrivilege = vcpu.IsGuestKernel(state) ? 1 : 3;
         if (entry.Dpl < callerPrivilege)
             return null;
         if (!entry.IsPresent)
             return VcpuRunRequest.Crash($"software interrupt {vector} with no handler");
         state.Regs.Rip += 2; // int imm8
-        return bounce.Bounce(vcpu, ref state, entry.Address, [], entry.MasksEvents);
+        return bounce.Bounce(vcpu, ref state, entry.Address, entry.CodeSelector, [], entry.MasksEvents);
     }
 
     /// <summary>
@@ -63,8 +63,8 @@ public sealed class GuestEventDelivery(BounceFrameBuilder bounce)
     /// </summary>
     public VcpuRunRequest DeliverUserSyscall(XenVcpu vcpu, ref GuestRegisterState state)
     {
-        if (vcpu.InKernelMode)
-            throw new InvalidOperationException("a syscall from guest-kernel mode is a hypercall");
+        if (vcpu.Width != Abi.XenGuestWidth.Pv64 || vcpu.InKernelMode)
+            throw new InvalidOperationException("only a pv64 syscall from guest-user mode is a guest system call");
         var type = state.Cs == XenSelectors.FlatUserCs32OnPv64 ? CallbackType.Syscall32 : CallbackType.Syscall;
         var callback = vcpu.Callbacks[type];
         if (!callback.IsRegistered)
@@ -72,7 +72,7 @@ public sealed class GuestEventDelivery(BounceFrameBuilder bounce)
             state.Regs.Rip -= SyscallLength;
             return DeliverException(vcpu, ref state, new TrapExit(TrapExit.InvalidOpcodeVector));
         }
-        return bounce.Bounce(vcpu, ref state, callback.Address, [], callback.MaskEvents, clearDirectionFlag: true);
+        return bounce.Bounce(vcpu, ref state, callback.Address, callback.CodeSelector, [], callback.MaskEvents, clearDirectionFlag: true);
     }
 
     /// <summary>
@@ -86,7 +86,7 @@ public sealed class GuestEventDelivery(BounceFrameBuilder bounce)
         var callback = vcpu.Callbacks[CallbackType.Event];
         if (!callback.IsRegistered)
             return VcpuRunRequest.Crash("event upcall pending with no event callback registered");
-        return bounce.Bounce(vcpu, ref state, callback.Address, [], maskEvents: true);
+        return bounce.Bounce(vcpu, ref state, callback.Address, callback.CodeSelector, [], maskEvents: true);
     }
 
     /// <summary>The failsafe callback, used when the guest's data selectors cannot be loaded on return.</summary>
@@ -96,6 +96,6 @@ public sealed class GuestEventDelivery(BounceFrameBuilder bounce)
         if (!callback.IsRegistered)
             return VcpuRunRequest.Crash("failsafe callback needed but not registered");
         Span<ulong> selectors = [ds, es, fs, gs];
-        return bounce.Bounce(vcpu, ref state, callback.Address, selectors, vcpu.FailsafeDisablesEvents);
+        return bounce.Bounce(vcpu, ref state, callback.Address, callback.CodeSelector, selectors, vcpu.FailsafeDisablesEvents);
     }
 }

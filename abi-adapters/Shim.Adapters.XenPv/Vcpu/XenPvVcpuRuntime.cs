@@ -114,6 +114,8 @@ public sealed class XenPvVcpuRuntime
     {
         var vcpu = Domain.Vcpus[vcpuId];
         var request = Dispatcher.Dispatch(vcpu, ref state);
+        if (request.Kind is VcpuRunRequestKind.BlockUntilEvent or VcpuRunRequestKind.Poll)
+            Runstate.Change(vcpu, Time.Runstate.Blocked);
         return request.Kind is VcpuRunRequestKind.Resume or VcpuRunRequestKind.Yield ? PrepareResume(vcpuId, ref state, request) : request;
     }
 
@@ -141,12 +143,16 @@ public sealed class XenPvVcpuRuntime
     public void OnTimer(int vcpuId) => Timers.OnTimerExpired(vcpuId);
 
     /// <summary>
-    /// Xen's check on every return to the guest: deliver the event upcall if one is pending and unmasked.
+    /// Xen's check on every return to the guest: deliver the event upcall if one is pending and unmasked. A vCPU
+    /// coming back from block/poll is marked running again in its runstate area.
     /// <paramref name="request"/> is passed through unless the delivery crashes the domain.
     /// </summary>
     public VcpuRunRequest PrepareResume(int vcpuId, ref GuestRegisterState state, VcpuRunRequest request = default)
     {
-        var delivered = _delivery.TryDeliverUpcall(Domain.Vcpus[vcpuId], ref state);
+        var vcpu = Domain.Vcpus[vcpuId];
+        if (Runstate.StateOf(vcpuId) == Time.Runstate.Blocked)
+            Runstate.Change(vcpu, Time.Runstate.Running);
+        var delivered = _delivery.TryDeliverUpcall(vcpu, ref state);
         return delivered is { Kind: VcpuRunRequestKind.CrashDomain } crash ? crash : request;
     }
 

@@ -36,6 +36,12 @@ public sealed class XenVcpu : IXenCallContext
 
     public IGuestVirtualMemory Memory { get; }
 
+    /// <summary>
+    /// Xen's guest_kernel_mode: pv64 keeps a mode flag (kernel and user both run at CPL3); a pv32 kernel is whatever
+    /// runs in ring 1.
+    /// </summary>
+    public bool IsGuestKernel(in GuestRegisterState state) => Width == XenGuestWidth.Pv64 ? InKernelMode : (state.Cs & 3) == 1;
+
     public ulong KernelRootFrame { get; set; }
 
     public ulong UserRootFrame { get; set; }

@@ -150,7 +150,8 @@ public sealed class EmulationTests
         _guest.Vcpu.ToggleGuestMode();
         _guest.Vcpu.VirtualIopl = 0;
         _guest.Domain.VmAssist.Apply(0, (ulong)VmAssistType.ArchitecturalIopl);
-        Assert.True(PrivilegedOpEmulator.IoplPermits(_guest.Vcpu));
+        var sti = At(0xfb);
+        Assert.True(PrivilegedOpEmulator.IoplPermits(_guest.Vcpu, sti));
     }
 
     [Fact]

@@ -114,12 +114,15 @@ public sealed class XenPvVcpuRuntimeTests
         var block = Hypercall(Abi.Hypercall.SchedOp, 1);
         Assert.Equal(VcpuRunRequestKind.BlockUntilEvent, _runtime.OnHypercall(0, ref block).Kind);
         Assert.Equal(0xffffffff81000100UL, block.Regs.Rip);
+        Assert.Equal(Shim.Adapters.XenPv.Time.Runstate.Blocked, _runtime.Runstate.StateOf(0));
 
         _clock.Advance(10_000_000);
         _runtime.OnTimer(0);
         Assert.Equal([0], _kicker.Kicks);
         _runtime.PrepareResume(0, ref block);
         Assert.Equal(EventCallback, block.Regs.Rip);
+        Assert.Equal(Shim.Adapters.XenPv.Time.Runstate.Running, _runtime.Runstate.StateOf(0));
+        Assert.Equal(10_000_000UL, _runtime.Runstate.TimeIn(0, Shim.Adapters.XenPv.Time.Runstate.Blocked));
     }
 
     [Fact]
