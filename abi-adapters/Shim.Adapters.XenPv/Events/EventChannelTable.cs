@@ -24,18 +24,16 @@ public sealed class EventChannelTable
     private readonly IGuestMemory _memory;
     private readonly GuestPhysicalAddress _sharedInfo;
     private readonly IVcpuInfoDirectory _vcpus;
-    private readonly ushort _domainId;
     private readonly EventChannelSlot[] _slots;
     private readonly uint[,] _virqPorts;
     private readonly Lock _lock = new();
 
-    public EventChannelTable(SharedInfoLayout layout, IGuestMemory memory, GuestPhysicalAddress sharedInfo, IVcpuInfoDirectory vcpus, ushort domainId)
+    public EventChannelTable(SharedInfoLayout layout, IGuestMemory memory, GuestPhysicalAddress sharedInfo, IVcpuInfoDirectory vcpus)
     {
         _layout = layout;
         _memory = memory;
         _sharedInfo = sharedInfo;
         _vcpus = vcpus;
-        _domainId = domainId;
         _slots = new EventChannelSlot[layout.MaxPorts];
         _virqPorts = new uint[vcpus.VcpuCount, Virq.Count];
         _slots[0].Reserved = true;

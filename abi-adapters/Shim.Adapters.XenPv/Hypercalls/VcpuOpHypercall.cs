@@ -7,7 +7,7 @@ namespace Shim.Adapters.XenPv.Hypercalls;
 
 /// <summary>
 /// vcpu_op(cmd, vcpuid, arg) (xen/common/domain.c): is_up, runstate area and info, vcpu_info placement, periodic and
-/// singleshot timers. Secondary vCPU bring-up (initialise/up/down), send_nmi and the time area are not implemented yet
+/// singleshot timers. Secondary vCPU bring-up (initialise, down; up of a never-initialised vCPU is -EINVAL), send_nmi and the time area are not implemented yet
 /// and answer -ENOSYS.
 /// </summary>
 public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate) : XenPvHypercallHandler
@@ -37,6 +37,9 @@ public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate) 
         {
             case IsUp:
                 return target.IsUp ? 1 : 0;
+            case Up:
+                // Only vCPU 0 is ever initialised until VCPUOP_initialise is implemented.
+                return target.IsUp ? 0 : Errno(XenErrno.EINVAL);
             case GetRunstateInfo:
                 return runstate.WriteInfo(vcpu, target.VcpuId, arg) ? 0 : Errno(XenErrno.EFAULT);
             case RegisterRunstateMemoryArea:

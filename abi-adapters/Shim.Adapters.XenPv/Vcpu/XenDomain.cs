@@ -26,7 +26,7 @@ public sealed class XenDomain : IVcpuInfoDirectory
         _vcpus = new XenVcpu[options.VcpuCount];
         for (var i = 0; i < _vcpus.Length; i++)
             _vcpus[i] = new XenVcpu(this, i, memoryFactory(i));
-        Events = new EventChannelTable(Layout, memory, SharedInfoAddress, this, options.DomainId);
+        Events = new EventChannelTable(Layout, memory, SharedInfoAddress, this);
     }
 
     public XenDomainOptions Options { get; }

@@ -112,6 +112,8 @@ public sealed class SchedAndVcpuOpTests
         Assert.Equal(1, _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.IsUp, 0));
         Assert.Equal(0, _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.IsUp, 1));
         Assert.Equal(-38, _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.Initialise, 1, TestGuest.Va(Arg)));
+        Assert.Equal(-22, _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.Up, 1));
+        Assert.Equal(0, _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.Up, 0));
     }
 
     [Fact]

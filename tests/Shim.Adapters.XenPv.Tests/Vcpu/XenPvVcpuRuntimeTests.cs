@@ -104,6 +104,29 @@ public sealed class XenPvVcpuRuntimeTests
     }
 
     [Fact]
+    public void Unmask_of_a_pending_port_delivers_the_upcall_before_the_instruction_after_the_hypercall()
+    {
+        var vcpu = _runtime.Domain.Vcpus[0];
+        var port = (uint)_runtime.Domain.Events.BindVirq(Virq.Debug, 0);
+        var maskWord = TestGuest.SharedInfo + 2560;
+        BitConverter.TryWriteBytes(_memory.GetSpan(new(maskWord), 8), 1UL << (int)port);
+        _runtime.Domain.Events.RaiseVirq(0, Virq.Debug);
+        vcpu.UpcallMask = 0;
+        Assert.Equal(0, vcpu.UpcallPending);
+
+        Write32(TestGuest.Scratch, port);
+        var unmask = Hypercall(Abi.Hypercall.EventChannelOp, 9, TestGuest.Va(TestGuest.Scratch));
+        _runtime.OnHypercall(0, ref unmask);
+
+        // Entered the callback; the frame's return address is the instruction after the hypercall, RAX holds the result.
+        Assert.Equal(EventCallback, unmask.Regs.Rip);
+        Assert.Equal(0UL, unmask.Regs.Rax);
+        var frameRip = BitConverter.ToUInt64(_memory.GetSpan(new(unmask.Regs.Rsp - TestGuest.VirtualBase + 16), 8));
+        Assert.Equal(0xffffffff81000100UL, frameRip);
+        Assert.Equal(1, vcpu.UpcallMask);
+    }
+
+    [Fact]
     public void Block_with_nothing_pending_sleeps_and_the_tick_wakes_it_into_the_callback()
     {
         Write32(TestGuest.Scratch, Virq.Timer);
