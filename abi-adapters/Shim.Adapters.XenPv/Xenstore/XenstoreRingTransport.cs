@@ -10,7 +10,8 @@ namespace Shim.Adapters.XenPv.Xenstore;
 /// The xenstore ring page (public/io/xs_wire.h): req[1024] @0, rsp[1024] @1024, req_cons @2048, req_prod @2052,
 /// rsp_cons @2056, rsp_prod @2060. Requests are reassembled from the byte stream with bounds on every length; a header
 /// announcing more than 4096 payload bytes gets an E2BIG reply and its payload is skipped so the stream stays in step.
-/// Replies that do not fit yet stay queued until the guest frees ring space (its next notification).
+/// Replies that do not fit yet stay queued until the guest frees ring space (its next notification); while more than
+/// <see cref="MaxQueuedReplyBytes"/> wait, further requests are left unread in the guest's ring.
 /// </summary>
 public sealed class XenstoreRingTransport : IEventChannelBackend
 {
@@ -23,6 +24,9 @@ public sealed class XenstoreRingTransport : IEventChannelBackend
     private const int RspProdOffset = 2060;
     private const int PageBytes = 2080;
 
+    /// <summary>Requests stay in the guest's ring while this much output waits for the guest to read it.</summary>
+    public const int MaxQueuedReplyBytes = 64 * 1024;
+
     private readonly IGuestMemory _memory;
     private readonly GuestPhysicalAddress _ring;
     private readonly XenstoreServer _server;
@@ -34,6 +38,7 @@ public sealed class XenstoreRingTransport : IEventChannelBackend
     private int _incomingLength;
     private uint _skipRemaining;
     private int _outgoingOffset;
+    private int _queuedBytes;
     private EventChannelTable? _events;
     private bool _corruptionReported;
 
@@ -78,8 +83,10 @@ public sealed class XenstoreRingTransport : IEventChannelBackend
         lock (_lock)
         {
             var page = _memory.GetSpan(_ring, PageBytes);
-            progressed = ConsumeRequests(page);
-            progressed |= FlushReplies(page);
+            progressed = false;
+            // Alternate until neither side moves: flushing may unblock requests held back by the output bound.
+            while (ConsumeRequests(page) | FlushReplies(page))
+                progressed = true;
         }
         if (progressed && _events is not null && Port != 0)
             _events.NotifyFromBackend(Port);
@@ -98,23 +105,30 @@ public sealed class XenstoreRingTransport : IEventChannelBackend
             Volatile.Write(ref Field(page, ReqConsOffset), producer);
             return true;
         }
-        for (var i = 0U; i < available; i++)
-            Accept(page[ReqOffset + (int)((consumer + i) & (RingSize - 1))]);
-        Volatile.Write(ref Field(page, ReqConsOffset), producer);
-        QueueReplies();
+        var consumed = 0U;
+        while (consumed < available && _queuedBytes < MaxQueuedReplyBytes)
+        {
+            if (Accept(page[ReqOffset + (int)((consumer + consumed) & (RingSize - 1))]))
+                QueueReplies();
+            consumed++;
+        }
+        if (consumed == 0)
+            return false;
+        Volatile.Write(ref Field(page, ReqConsOffset), consumer + consumed);
         return true;
     }
 
-    private void Accept(byte value)
+    /// <summary>Feeds one request byte; true when it completed a message (or a rejected header).</summary>
+    private bool Accept(byte value)
     {
         if (_skipRemaining > 0)
         {
             _skipRemaining--;
-            return;
+            return false;
         }
         _incoming[_incomingLength++] = value;
         if (_incomingLength < XsMessage.HeaderSize)
-            return;
+            return false;
         var header = _incoming.AsSpan(0, XsMessage.HeaderSize);
         var length = BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
         var type = (XsMessageType)BinaryPrimitives.ReadUInt32LittleEndian(header);
@@ -125,13 +139,14 @@ public sealed class XenstoreRingTransport : IEventChannelBackend
             _replies.Add(new XsMessage(XsMessageType.Error, requestId, transactionId, "E2BIG\0"u8.ToArray()));
             _skipRemaining = length;
             _incomingLength = 0;
-            return;
+            return true;
         }
         if (_incomingLength < XsMessage.HeaderSize + (int)length)
-            return;
+            return false;
         _server.Handle(type, requestId, transactionId, _incoming.AsSpan(XsMessage.HeaderSize, (int)length), _replies);
         RequestsHandled++;
         _incomingLength = 0;
+        return true;
     }
 
     private void QueueReplies()
@@ -141,6 +156,7 @@ public sealed class XenstoreRingTransport : IEventChannelBackend
             var bytes = new byte[reply.WireSize];
             reply.WriteTo(bytes);
             _outgoing.Enqueue(bytes);
+            _queuedBytes += bytes.Length;
         }
         _replies.Clear();
     }
@@ -168,6 +184,7 @@ public sealed class XenstoreRingTransport : IEventChannelBackend
             if (_outgoingOffset == message.Length)
             {
                 _outgoing.Dequeue();
+                _queuedBytes -= message.Length;
                 _outgoingOffset = 0;
             }
         }

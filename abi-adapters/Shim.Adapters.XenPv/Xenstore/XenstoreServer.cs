@@ -7,13 +7,17 @@ namespace Shim.Adapters.XenPv.Xenstore;
 /// A single-domain xenstore (docs/misc/xenstore.txt semantics): READ, WRITE, MKDIR, RM, DIRECTORY, GET/SET_PERMS,
 /// WATCH (with the immediate event), UNWATCH, TRANSACTION_START/END, GET_DOMAIN_PATH, RESET_WATCHES. Relative paths
 /// live under /local/domain/&lt;domid&gt;; the guest may modify only that subtree. Transactions are accepted but not
-/// isolated (changes apply at once; an abort does not roll back). Every malformed request gets an XS_ERROR reply.
+/// isolated (changes apply at once; an abort does not roll back). Every malformed request gets an XS_ERROR reply;
+/// nodes, watches and transactions are bounded (ENOSPC, E2BIG, EBUSY).
 /// </summary>
 public sealed class XenstoreServer
 {
     public const int MaxAbsolutePath = 3072;
     public const int MaxWatches = 128;
     public const int MaxTransactions = 16;
+
+    /// <summary>Node quota for the whole store (xenstored's default per-domain quota is 1000 nodes).</summary>
+    public const int MaxNodes = 2048;
 
     private readonly XenstoreDomainInfo _info;
     private readonly string _home;
@@ -102,6 +106,8 @@ public sealed class XenstoreServer
             return Result.Fail("EINVAL");
         if (!IsWritable(path))
             return Result.Fail("EACCES");
+        if (OverQuota(path))
+            return Result.Fail("ENOSPC");
         Tree.Write(path, payload[(nul + 1)..].ToArray());
         return Result.Ok(OkPayload, FireWatches(path, output));
     }
@@ -112,6 +118,8 @@ public sealed class XenstoreServer
             return Result.Fail(error);
         if (!IsWritable(path))
             return Result.Fail("EACCES");
+        if (OverQuota(path))
+            return Result.Fail("ENOSPC");
         return Result.Ok(OkPayload, Tree.Mkdir(path) ? FireWatches(path, output) : 0);
     }
 
@@ -263,6 +271,8 @@ public sealed class XenstoreServer
 
     private static XsMessage Error(uint requestId, uint transactionId, string errno) =>
         new(XsMessageType.Error, requestId, transactionId, Encoding.ASCII.GetBytes(errno + "\0"));
+
+    private bool OverQuota(string path) => Tree.Count + Tree.MissingNodes(path) > MaxNodes;
 
     private bool IsWritable(string path) => path == _home || path.StartsWith(_home + "/", StringComparison.Ordinal);
 

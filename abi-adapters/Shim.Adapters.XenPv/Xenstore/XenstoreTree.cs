@@ -11,7 +11,18 @@ public sealed class XenstoreTree
         public readonly SortedSet<string> Children = new(StringComparer.Ordinal);
     }
 
+    public int Count => _nodes.Count;
+
     public bool Exists(string path) => _nodes.ContainsKey(path);
+
+    /// <summary>How many nodes writing <paramref name="path"/> would create (the node and its missing ancestors).</summary>
+    public int MissingNodes(string path)
+    {
+        var missing = 0;
+        for (var current = path; !_nodes.ContainsKey(current); current = Split(current).Parent)
+            missing++;
+        return missing;
+    }
 
     public bool TryRead(string path, out byte[] value)
     {

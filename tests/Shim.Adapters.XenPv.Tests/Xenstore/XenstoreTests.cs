@@ -12,6 +12,7 @@ public sealed class XenstoreTests
     private readonly TestGuest _guest = new();
     private readonly XenstoreRingTransport _transport;
     private uint _responseConsumer;
+    private readonly List<byte> _responseStream = [];
 
     public XenstoreTests()
     {
@@ -48,23 +49,27 @@ public sealed class XenstoreTests
         return bytes;
     }
 
+    // Like a guest driver: consume whatever the response ring holds and keep partial messages for later.
     private List<(XsMessageType Type, uint RequestId, string Payload)> Replies()
     {
         var producer = _guest.ReadU32(Ring + 2060);
-        var stream = new List<byte>();
         for (; _responseConsumer != producer; _responseConsumer++)
-            stream.Add(_guest.ReadU8(Ring + 1024 + (_responseConsumer & 1023)));
+            _responseStream.Add(_guest.ReadU8(Ring + 1024 + (_responseConsumer & 1023)));
         _guest.WriteU32(Ring + 2056, _responseConsumer);
         var result = new List<(XsMessageType, uint, string)>();
-        var bytes = stream.ToArray();
-        for (var offset = 0; offset < bytes.Length;)
+        var bytes = _responseStream.ToArray();
+        var offset = 0;
+        while (bytes.Length - offset >= 16)
         {
             var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset + 12));
+            if (bytes.Length - offset < 16 + length)
+                break;
             result.Add(((XsMessageType)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset)),
                 BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset + 4)),
                 Encoding.ASCII.GetString(bytes, offset + 16, length)));
             offset += 16 + length;
         }
+        _responseStream.RemoveRange(0, offset);
         return result;
     }
 
@@ -220,6 +225,65 @@ public sealed class XenstoreTests
         }
         Assert.Equal(16 + 1500, collected.Count);
         Assert.Equal(value, Encoding.ASCII.GetString(collected.ToArray(), 16, 1500));
+    }
+
+    [Fact]
+    public void Node_quota_stops_a_guest_from_growing_the_store_without_bound()
+    {
+        string? error = null;
+        for (var i = 0; i < XenstoreServer.MaxNodes + 10 && error is null; i++)
+        {
+            var reply = Ask(XsMessageType.Write, $"data/n{i}\0x");
+            if (reply.Type == XsMessageType.Error)
+                error = reply.Payload;
+        }
+
+        Assert.Equal("ENOSPC\0", error);
+        Assert.Equal((XsMessageType.Read, 42U, "5"), Ask(XsMessageType.Read, "domid\0"));
+    }
+
+    [Fact]
+    public void A_guest_that_never_reads_replies_gets_backpressure_not_unbounded_queues()
+    {
+        Assert.Equal(XsMessageType.Write, Ask(XsMessageType.Write, "data/big\0" + new string('v', 3000)).Type);
+        var request = Message(XsMessageType.Read, 8, "data/big\0");
+        var all = new byte[request.Length * 40];
+        for (var i = 0; i < 40; i++)
+            request.CopyTo(all, i * request.Length);
+        // Push requests without ever consuming responses.
+        var pushed = 0;
+        for (var round = 0; round < 200 && pushed < all.Length; round++)
+        {
+            var producer = _guest.ReadU32(Ring + 2052);
+            var free = 1024 - (int)(producer - _guest.ReadU32(Ring + 2048));
+            var chunk = Math.Min(free, all.Length - pushed);
+            for (var i = 0; i < chunk; i++)
+                _guest.Memory.GetSpan(new(Ring + (producer++ & 1023)), 1)[0] = all[pushed + i];
+            _guest.WriteU32(Ring + 2052, producer);
+            _guest.Domain.Events.Send(_transport.Port);
+            pushed += chunk;
+        }
+        Assert.True(_guest.ReadU32(Ring + 2048) < _guest.ReadU32(Ring + 2052), "requests should wait in the ring");
+
+        var replies = new List<(XsMessageType, uint, string)>();
+        for (var round = 0; round < 1000 && replies.Count < 40; round++)
+        {
+            replies.AddRange(Replies());
+            _transport.Process();
+            if (pushed < all.Length)
+            {
+                var producer = _guest.ReadU32(Ring + 2052);
+                var free = 1024 - (int)(producer - _guest.ReadU32(Ring + 2048));
+                var chunk = Math.Min(free, all.Length - pushed);
+                for (var i = 0; i < chunk; i++)
+                    _guest.Memory.GetSpan(new(Ring + (producer++ & 1023)), 1)[0] = all[pushed + i];
+                _guest.WriteU32(Ring + 2052, producer);
+                pushed += chunk;
+                _transport.Process();
+            }
+        }
+        Assert.Equal(40, replies.Count);
+        Assert.All(replies, r => Assert.Equal(3000, r.Item3.Length));
     }
 
     [Fact]
