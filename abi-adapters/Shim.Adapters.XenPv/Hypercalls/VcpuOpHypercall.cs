@@ -7,10 +7,11 @@ namespace Shim.Adapters.XenPv.Hypercalls;
 
 /// <summary>
 /// vcpu_op(cmd, vcpuid, arg) (xen/common/domain.c): is_up, runstate area and info, vcpu_info placement, periodic and
-/// singleshot timers. Secondary vCPU bring-up (initialise, down; up of a never-initialised vCPU is -EINVAL), send_nmi and the time area are not implemented yet
+/// singleshot timers, the vDSO time area. Secondary vCPU bring-up (initialise, down; up of a never-initialised vCPU is
+/// -EINVAL) and send_nmi are not implemented yet
 /// and answer -ENOSYS.
 /// </summary>
-public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate) : XenPvHypercallHandler
+public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate, GuestTimePublisher time) : XenPvHypercallHandler
 {
     public const uint Initialise = 0;
     public const uint Up = 1;
@@ -23,6 +24,7 @@ public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate) 
     public const uint SetSingleshotTimer = 8;
     public const uint StopSingleshotTimer = 9;
     public const uint RegisterVcpuInfo = 10;
+    public const uint RegisterVcpuTimeMemoryArea = 13;
     public const uint SingleshotFutureFlag = 1;
 
     protected override long Handle(XenVcpu vcpu, in HypercallArgs args)
@@ -62,6 +64,11 @@ public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate) 
                 return 0;
             case RegisterVcpuInfo:
                 return RegisterVcpuInfoArea(vcpu, target, arg);
+            case RegisterVcpuTimeMemoryArea:
+                if (!memory.TryReadUInt64(arg, out var timeArea))
+                    return Errno(XenErrno.EFAULT);
+                target.TimeAreaAddress = vcpu.Width == XenGuestWidth.Pv64 ? timeArea : (uint)timeArea;
+                return target != vcpu || time.PublishVcpuTime(target) ? 0 : Errno(XenErrno.EFAULT);
             default:
                 return Errno(XenErrno.ENOSYS);
         }

@@ -15,20 +15,46 @@ public sealed class GuestTimePublisher(XenDomain domain, IXenClock clock)
 
     public PvClockScale Scale { get; } = PvClockScale.FromFrequency(clock.TscFrequencyHz);
 
-    /// <summary>Refreshes the vCPU's pvclock record (on start, after blocking, or when the host clock is re-based).</summary>
-    public void PublishVcpuTime(XenVcpu vcpu)
+    /// <summary>
+    /// Refreshes the vCPU's pvclock record (on start, after blocking, or when the host clock is re-based), and the
+    /// secondary copy the guest registered for its vDSO. Returns false if that copy could not be written.
+    /// </summary>
+    public bool PublishVcpuTime(XenVcpu vcpu)
     {
         var sample = clock.Sample();
-        var record = domain.Memory.GetSpan(vcpu.VcpuInfoAddress + SharedInfoLayout.TimeInfoOffset, 32);
+        var record = domain.Memory.GetSpan(vcpu.VcpuInfoAddress + SharedInfoLayout.TimeInfoOffset, TimeInfoSize);
         var version = BinaryPrimitives.ReadUInt32LittleEndian(record);
         var odd = (version | 1) + (version & 1) * 2; // next odd value
         WriteVersion(record, odd);
+        Fill(record, sample);
+        WriteVersion(record, odd + 1);
+        return PublishSecondaryCopy(vcpu, record);
+    }
+
+    private const int TimeInfoSize = 32;
+
+    private void Fill(Span<byte> record, ClockSample sample)
+    {
         BinaryPrimitives.WriteUInt64LittleEndian(record[8..], sample.GuestTsc);
         BinaryPrimitives.WriteUInt64LittleEndian(record[16..], sample.SystemTimeNs);
         BinaryPrimitives.WriteUInt32LittleEndian(record[24..], Scale.Multiplier);
         record[28] = (byte)Scale.Shift;
         record[29] = clock.TscStable ? TscStableFlag : (byte)0;
-        WriteVersion(record, odd + 1);
+    }
+
+    // Same seqlock protocol through guest-virtual memory; like Xen, only while the kernel's page tables are loaded.
+    private static bool PublishSecondaryCopy(XenVcpu vcpu, ReadOnlySpan<byte> record)
+    {
+        var area = vcpu.TimeAreaAddress;
+        if (area == 0 || !vcpu.InKernelMode)
+            return true;
+        Span<byte> copy = stackalloc byte[TimeInfoSize];
+        record.CopyTo(copy);
+        var version = BinaryPrimitives.ReadUInt32LittleEndian(copy);
+        BinaryPrimitives.WriteUInt32LittleEndian(copy, version - 1);
+        if (!vcpu.Memory.TryWrite(area, copy[..4]) || !vcpu.Memory.TryWrite(area + 4, copy[4..]))
+            return false;
+        return vcpu.Memory.TryWrite(area, record[..4]);
     }
 
     /// <summary>Publishes the wall time at system time 0 (wc_sec/wc_nsec/wc_sec_hi) in shared_info.</summary>

@@ -173,7 +173,7 @@ public sealed class XenPvVcpuRuntime
         d.Register(Hypercall.SchedOp, new SchedOpHypercall());
         d.Register(Hypercall.SchedOpCompat, new SchedOpCompatHypercall());
         d.Register(Hypercall.SetTimerOp, new SetTimerOpHypercall(Timers));
-        d.Register(Hypercall.VcpuOp, new VcpuOpHypercall(Timers, Runstate));
+        d.Register(Hypercall.VcpuOp, new VcpuOpHypercall(Timers, Runstate, _time));
         d.Register(Hypercall.EventChannelOp, new EventChannelOpHypercall());
         d.Register(Hypercall.EventChannelOpCompat, new EventChannelOpCompatHypercall());
         d.Register(Hypercall.PhysdevOp, new PhysdevOpHypercall());

@@ -99,6 +99,9 @@ public sealed class XenVcpu : IXenCallContext
     /// <summary>Guest-virtual address of the registered vcpu_runstate_info (0 = none).</summary>
     public ulong RunstateAreaAddress { get; set; }
 
+    /// <summary>Guest-virtual address of the secondary vcpu_time_info copy (VCPUOP_register_vcpu_time_memory_area; 0 = none).</summary>
+    public ulong TimeAreaAddress { get; set; }
+
     /// <summary>True while a multicall batch is being executed (re-entry is refused).</summary>
     public bool InMulticall { get; set; }
 

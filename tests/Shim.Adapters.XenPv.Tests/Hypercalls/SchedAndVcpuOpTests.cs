@@ -23,7 +23,7 @@ public sealed class SchedAndVcpuOpTests
         _harness = new DispatchHarness(_guest);
         _harness.Dispatcher.Register(Hypercall.SchedOp, new SchedOpHypercall());
         _harness.Dispatcher.Register(Hypercall.SchedOpCompat, new SchedOpCompatHypercall());
-        _harness.Dispatcher.Register(Hypercall.VcpuOp, new VcpuOpHypercall(new XenTimers(_guest.Domain, _clock, new RecordingScheduler()), _runstate));
+        _harness.Dispatcher.Register(Hypercall.VcpuOp, new VcpuOpHypercall(new XenTimers(_guest.Domain, _clock, new RecordingScheduler()), _runstate, new GuestTimePublisher(_guest.Domain, _clock)));
     }
 
     [Theory]

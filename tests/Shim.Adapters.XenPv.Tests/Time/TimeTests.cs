@@ -22,7 +22,7 @@ public sealed class TimeTests
         _timers = new XenTimers(_guest.Domain, _clock, _scheduler);
         _harness = new DispatchHarness(_guest);
         _harness.Dispatcher.Register(Hypercall.SetTimerOp, new SetTimerOpHypercall(_timers));
-        _harness.Dispatcher.Register(Hypercall.VcpuOp, new VcpuOpHypercall(_timers, new RunstateTracker(_guest.Domain, _clock)));
+        _harness.Dispatcher.Register(Hypercall.VcpuOp, new VcpuOpHypercall(_timers, new RunstateTracker(_guest.Domain, _clock), new GuestTimePublisher(_guest.Domain, _clock)));
     }
 
     [Theory]
@@ -63,6 +63,24 @@ public sealed class TimeTests
 
         publisher.PublishVcpuTime(_guest.Vcpu);
         Assert.Equal(4U, _guest.ReadU32(TestGuest.SharedInfo + 32));
+    }
+
+    [Fact]
+    public void Registered_time_area_gets_the_same_record_as_vcpu_info()
+    {
+        var area = TestGuest.Scratch + 512;
+        _guest.WriteU64(TestGuest.Scratch, TestGuest.Va(area));
+
+        Assert.Equal(0, _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.RegisterVcpuTimeMemoryArea, 0, TestGuest.Va(TestGuest.Scratch)));
+
+        Assert.Equal(
+            _guest.Memory.GetSpan(new(TestGuest.SharedInfo + 32), 32).ToArray(),
+            _guest.Memory.GetSpan(new(area), 32).ToArray());
+        Assert.Equal(0U, _guest.ReadU32(area) & 1);
+        Assert.Equal(_clock.SystemTimeNs, _guest.ReadU64(area + 16));
+
+        _guest.WriteU64(TestGuest.Scratch, 0x40);
+        Assert.Equal(-14, _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.RegisterVcpuTimeMemoryArea, 0, TestGuest.Va(TestGuest.Scratch)));
     }
 
     [Fact]
