@@ -11,10 +11,10 @@ public sealed class FlatProgramTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    private static (RunStop Stop, string Console, TrapResolvingHandlers Handlers, Shim.Core.Run.ExitCounters Counters) Run(FlatMode mode, byte[] program)
+    private static (RunStop Stop, string Console, TrapResolvingHandlers Handlers, Shim.Core.Run.ExitCounters Counters) Run(FlatMode mode, byte[] program, int monitorSlot = 255)
     {
         using var kvm = KvmHost.Open();
-        using var machine = FlatMachine.Create(kvm, new FlatMachineOptions { Mode = mode, LoadAddress = TestPrograms.LoadAddress },
+        using var machine = FlatMachine.Create(kvm, new FlatMachineOptions { Mode = mode, LoadAddress = TestPrograms.LoadAddress, MonitorL4Slot = monitorSlot },
             program, new IcedMonitorCodeAssembler(), KvmHost.Logger);
         var console = new StringWriter();
         machine.Dispatcher.Ports.Register(DebugConsolePort.Port, 1, new DebugConsolePort(console));
@@ -26,10 +26,13 @@ public sealed class FlatProgramTests
         return (stop, console.ToString(), handlers, runner.Counters);
     }
 
-    [Fact]
-    public void Long64Cpl3ProgramTakesPageFaultGeneralProtectionAndSyscallAndExits()
+    [Theory]
+    [InlineData(255)]
+    [InlineData(256)]   // where Xen pv64 guests will put it (Xen's reserved PML4 slots 256-271)
+    [InlineData(511)]
+    public void Long64Cpl3ProgramTakesPageFaultGeneralProtectionAndSyscallAndExits(int monitorSlot)
     {
-        var (stop, console, handlers, counters) = Run(FlatMode.Long64Cpl3, TestPrograms.Traps64());
+        var (stop, console, handlers, counters) = Run(FlatMode.Long64Cpl3, TestPrograms.Traps64(), monitorSlot);
 
         Assert.True(stop.Reason == StopReason.GuestExited, $"{stop.Reason}: {stop.Message}; console '{console}'");
         Assert.Equal("hello from cpl3\nPGS\n", console);
