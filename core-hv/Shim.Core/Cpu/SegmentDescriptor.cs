@@ -27,8 +27,6 @@ public readonly record struct SegmentDescriptor(
         return new SegmentDescriptor(0, 0xFFFFF, type, true, (byte)dpl, true, isLong, big, true);
     }
 
-    public bool IsCode => IsCodeOrData && (Type & 0x8) != 0;
-
     public ulong Encode() =>
         (Limit & 0xFFFFUL)
         | (ulong)(Base & 0xFFFFFF) << 16

@@ -18,8 +18,6 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
     private Thread? _thread;
     private bool _stopping;
 
-    public IMonotonicClock Clock => clock;
-
     /// <summary>Schedules <paramref name="virtualEvent"/> at an absolute time; a positive period repeats it.</summary>
     public long Schedule(EventMailbox target, long dueNanoseconds, VirtualEvent virtualEvent, long periodNanoseconds = 0)
     {

@@ -84,7 +84,7 @@ public sealed class FlatMachine : IDisposable, IGuestCodeReader
             addressSpace.SetTopLevelEntry(monitor.L4Slot, monitor.L4Entry);
             program.CopyTo(vm.Memory.GetSpan(new GuestPhysicalAddress(options.LoadAddress), program.Length));
 
-            var vcpu = vm.CreateVcpu(0);
+            var vcpu = vm.CreateVcpu(0, options.UseSyncRegs);
             vcpu.SetCpuid(kvm.GetSupportedCpuid());
             var machine = new FlatMachine(vm, vcpu, monitor, addressSpace, options, logger);
             machine.EnterProgram();

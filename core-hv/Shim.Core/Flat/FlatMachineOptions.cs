@@ -8,6 +8,9 @@ public sealed record FlatMachineOptions
     public FlatMode Mode { get; init; } = FlatMode.Long64Cpl3;
     public ulong LoadAddress { get; init; } = DefaultLoadAddress;
     public ulong MemorySize { get; init; } = DefaultMemorySize;
+    /// <summary>Registers through kvm_run when available; false exercises the GET/SET-ioctl path.</summary>
+    public bool UseSyncRegs { get; init; } = true;
+
     /// <summary>PML4 slot of the monitor; 511 keeps it far from the identity-mapped program.</summary>
     public int MonitorL4Slot { get; init; } = 255;
     /// <summary>

@@ -22,7 +22,4 @@ public struct CpuidEntry
         Ecx = ecx;
         Edx = edx;
     }
-
-    public readonly bool Matches(uint function, uint index) =>
-        Function == function && ((Flags & SignificantIndex) == 0 || Index == index);
 }

@@ -15,14 +15,4 @@ public static class CpuidTable
         }
         return [.. copy, leaf];
     }
-
-    public static CpuidEntry? Find(IEnumerable<CpuidEntry> table, uint function, uint index = 0)
-    {
-        foreach (var entry in table)
-        {
-            if (entry.Matches(function, index))
-                return entry;
-        }
-        return null;
-    }
 }

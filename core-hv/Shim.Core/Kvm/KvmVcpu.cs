@@ -39,9 +39,6 @@ public sealed unsafe class KvmVcpu : IVcpuState, IDisposable
 
     public int Id { get; }
 
-    /// <summary>Whether registers travel through kvm_run (true) or through GET/SET ioctls per exit.</summary>
-    public bool UsesSyncRegs => _syncRegs;
-
     public ref VcpuRegisters Registers =>
         ref _syncRegs ? ref *(VcpuRegisters*)(RunArea + KvmRunLayout.SyncRegs) : ref _registers;
 
@@ -73,19 +70,6 @@ public sealed unsafe class KvmVcpu : IVcpuState, IDisposable
         if (data.Length > 8)
             throw new ArgumentException("an MMIO read returns at most 8 bytes");
         data.CopyTo(new Span<byte>(run + KvmRunLayout.MmioData, 8));
-    }
-
-    /// <summary>Writes the given registers now (initial setup) rather than waiting for the next entry.</summary>
-    public void SetRegisters(in VcpuRegisters registers)
-    {
-        Registers = registers;
-        MarkRegistersDirty();
-    }
-
-    public void SetSpecialRegisters(in VcpuSpecialRegisters specialRegisters)
-    {
-        SpecialRegisters = specialRegisters;
-        MarkSpecialRegistersDirty();
     }
 
     public void SetCpuid(ReadOnlySpan<CpuidEntry> entries)

@@ -59,13 +59,14 @@ public sealed class KvmVirtualMachine : IDisposable
         return region;
     }
 
-    public KvmVcpu CreateVcpu(int id)
+    /// <param name="useSyncRegs">Use KVM_CAP_SYNC_REGS when the host has it (false forces GET/SET ioctls per exit).</param>
+    public KvmVcpu CreateVcpu(int id, bool useSyncRegs = true)
     {
         var fd = new FileDescriptor(_fd.Ioctl(KvmIoctl.CreateVcpu, id, $"KVM_CREATE_VCPU {id}"), $"kvm-vcpu{id}");
         try
         {
             var vcpu = new KvmVcpu(id, fd, System.VcpuMmapSize,
-                System.CheckCapability(KvmCapability.SyncRegs) != 0);
+                useSyncRegs && System.CheckCapability(KvmCapability.SyncRegs) != 0);
             _vcpus.Add(vcpu);
             return vcpu;
         }

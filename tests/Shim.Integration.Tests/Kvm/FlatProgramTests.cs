@@ -11,10 +11,10 @@ public sealed class FlatProgramTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    private static (RunStop Stop, string Console, TrapResolvingHandlers Handlers, Shim.Core.Run.ExitCounters Counters) Run(FlatMode mode, byte[] program)
+    private static (RunStop Stop, string Console, TrapResolvingHandlers Handlers, Shim.Core.Run.ExitCounters Counters) Run(FlatMode mode, byte[] program, int monitorSlot = 255, bool syncRegs = true)
     {
         using var kvm = KvmHost.Open();
-        using var machine = FlatMachine.Create(kvm, new FlatMachineOptions { Mode = mode, LoadAddress = TestPrograms.LoadAddress },
+        using var machine = FlatMachine.Create(kvm, new FlatMachineOptions { Mode = mode, LoadAddress = TestPrograms.LoadAddress, MonitorL4Slot = monitorSlot, UseSyncRegs = syncRegs },
             program, new IcedMonitorCodeAssembler(), KvmHost.Logger);
         var console = new StringWriter();
         machine.Dispatcher.Ports.Register(DebugConsolePort.Port, 1, new DebugConsolePort(console));
@@ -26,10 +26,14 @@ public sealed class FlatProgramTests
         return (stop, console.ToString(), handlers, runner.Counters);
     }
 
-    [Fact]
-    public void Long64Cpl3ProgramTakesPageFaultGeneralProtectionAndSyscallAndExits()
+    [Theory]
+    [InlineData(255, true)]
+    [InlineData(256, true)]   // where Xen pv64 guests will put it (Xen's reserved PML4 slots 256-271)
+    [InlineData(511, true)]
+    [InlineData(255, false)]  // registers through GET/SET ioctls instead of kvm_run's sync area
+    public void Long64Cpl3ProgramTakesPageFaultGeneralProtectionAndSyscallAndExits(int monitorSlot, bool syncRegs)
     {
-        var (stop, console, handlers, counters) = Run(FlatMode.Long64Cpl3, TestPrograms.Traps64());
+        var (stop, console, handlers, counters) = Run(FlatMode.Long64Cpl3, TestPrograms.Traps64(), monitorSlot, syncRegs);
 
         Assert.True(stop.Reason == StopReason.GuestExited, $"{stop.Reason}: {stop.Message}; console '{console}'");
         Assert.Equal("hello from cpl3\nPGS\n", console);

@@ -1,4 +1,5 @@
 using Shim.Cli.Hosting;
+using Shim.Core.Kvm;
 using Xunit;
 
 namespace Shim.Integration.Tests.Kvm;
@@ -62,6 +63,31 @@ public sealed class RunFlatCliTests : IDisposable
 
         Assert.True(code == ExitCodes.GuestTripleFault, error);
         Assert.StartsWith("shim: error: guest crashed: triple fault", error);
+    }
+
+    [Fact]
+    public async Task EmulationFailureNamesTheInstruction()
+    {
+        // CPL0 code is emulated on KVM-PVM, and KVM's emulator lacks CMPXCHG16B; on hardware KVM it just runs.
+        var a = new Iced.Intel.Assembler(64);
+        a.mov(Iced.Intel.AssemblerRegisters.rsi, 0x2000);
+        a.@lock.cmpxchg16b(Iced.Intel.AssemblerRegisters.__[Iced.Intel.AssemblerRegisters.rsi]);
+        a.mov(Iced.Intel.AssemblerRegisters.eax, 0);
+        a.@out(TestPrograms.ExitPort, Iced.Intel.AssemblerRegisters.eax);
+        using var stream = new MemoryStream();
+        a.Assemble(new Iced.Intel.StreamCodeWriter(stream), TestPrograms.LoadAddress);
+
+        var (code, _, error) = await Shim(stream.ToArray(), "--mode", "long64-cpl0");
+
+        if (new KvmHostProbe().DetectFlavor() != KvmFlavor.Pvm)
+        {
+            Assert.True(code == ExitCodes.Success, error);
+            return;
+        }
+        Assert.Equal(ExitCodes.EmulationFailure, code);
+        Assert.StartsWith("shim: error: KVM cannot emulate the instruction at rip 0x10000", error);
+        Assert.Contains("(bytes f0480fc70e", error);
+        Assert.EndsWith("): lock cmpxchg16b [rsi]\n", error);
     }
 
     [Fact]

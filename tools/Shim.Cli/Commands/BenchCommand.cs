@@ -10,6 +10,7 @@ public sealed class BenchCommand : ICliCommand
     {
         var command = new Command("bench", "Benchmarks compared with a baseline measured in the same run");
         command.Subcommands.Add(new BenchExitsCommand().Build(context));
+        command.Subcommands.Add(new BenchKickCommand().Build(context));
         return command;
     }
 }

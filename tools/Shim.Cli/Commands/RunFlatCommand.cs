@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Shim.Cli.Hosting;
 using Shim.Core.Dispatch;
+using Shim.Core.Exits;
 using Shim.Core.Flat;
 using Shim.Core.Kvm;
 using Shim.Core.Run;
@@ -98,7 +99,7 @@ public sealed class RunFlatCommand : ICliCommand
             context.Out.Flush();
             if (stats)
                 context.Error.WriteLine($"exits: {(runner.Counters.NonZero().Any() ? runner.Counters.ToString() : "none")}");
-            return ToExitCode(stop);
+            return ToExitCode(stop, machine.Options.Mode);
         }
         finally
         {
@@ -106,7 +107,7 @@ public sealed class RunFlatCommand : ICliCommand
         }
     }
 
-    private static int ToExitCode(RunStop stop) => stop.Reason switch
+    private static int ToExitCode(RunStop stop, FlatMode mode) => stop.Reason switch
     {
         StopReason.GuestExited when stop.ExitStatus == 0 => ExitCodes.Success,
         StopReason.GuestExited => throw new CliError(ExitCodes.GuestExitStatus, stop.Message),
@@ -114,7 +115,18 @@ public sealed class RunFlatCommand : ICliCommand
         StopReason.Timeout => throw new CliError(ExitCodes.GuestTimeout, $"{stop.Message}; stopped (raise --timeout if it needs longer)"),
         StopReason.Cancelled => throw new OperationCanceledException(),
         StopReason.TripleFault => throw new CliError(ExitCodes.GuestTripleFault, $"guest crashed: {stop.Message}"),
-        StopReason.InternalError => throw new CliError(ExitCodes.EmulationFailure, stop.Message),
+        StopReason.InternalError => throw new CliError(ExitCodes.EmulationFailure, DescribeEmulationFailure(stop, mode)),
         _ => throw new CliError(ExitCodes.GuestFailed, stop.Message),
     };
+
+    /// <summary>Names the instruction KVM could not emulate, decoded with Iced in the program's bitness.</summary>
+    private static string DescribeEmulationFailure(RunStop stop, FlatMode mode)
+    {
+        if (stop.Exit is not InternalErrorExit error)
+            return stop.Message;
+        var bitness = mode is FlatMode.Compat32Cpl1 or FlatMode.Compat32Cpl3 ? 32 : 64;
+        return IcedInstructionDescriber.Describe(error.InstructionBytes, error.Rip, bitness) is { } instruction
+            ? $"{stop.Message}: {instruction}"
+            : stop.Message;
+    }
 }
