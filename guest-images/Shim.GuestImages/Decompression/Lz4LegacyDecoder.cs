@@ -12,6 +12,31 @@ internal sealed class Lz4LegacyDecoder(DecompressionOptions options)
     private const uint Magic = 0x184C2102;
     private const int MaxBlockOutput = 8 << 20;
 
+    /// <summary>
+    /// Decodes one block into the output. Near the output limit the block is decoded into a full-size scratch
+    /// buffer first, so "would exceed the limit" is told apart from "corrupt".
+    /// </summary>
+    private int DecodeBlock(ReadOnlySpan<byte> source, BoundedOutput output, int block)
+    {
+        var room = options.MaxOutputBytes - output.Length;
+        if (room >= MaxBlockOutput)
+            return Checked(LZ4Codec.Decode(source, output.Reserve(MaxBlockOutput)), block);
+        var scratch = System.Buffers.ArrayPool<byte>.Shared.Rent(MaxBlockOutput);
+        try
+        {
+            var decoded = Checked(LZ4Codec.Decode(source, scratch.AsSpan(0, MaxBlockOutput)), block);
+            scratch.AsSpan(0, decoded).CopyTo(output.Reserve(decoded));
+            return decoded;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private static int Checked(int decoded, int block) => decoded >= 0 ? decoded
+        : throw new ImageFormatException(ImageErrorKind.CorruptCompressedData, $"lz4 block {block}", "block is corrupt");
+
     public byte[] Decompress(ReadOnlySpan<byte> data)
     {
         if (ImageBytes.U32(data, 0, "lz4 legacy magic") != Magic)
@@ -31,13 +56,7 @@ internal sealed class Lz4LegacyDecoder(DecompressionOptions options)
             if (size > (uint)remaining || size > LZ4Codec.MaximumOutputSize(MaxBlockOutput))
                 throw new ImageFormatException(ImageErrorKind.OutOfBounds, $"lz4 block {block} size",
                     $"{size} bytes declared but {remaining} remain in the payload");
-            var target = output.Reserve((int)Math.Min(MaxBlockOutput, options.MaxOutputBytes - output.Length));
-            var decoded = LZ4Codec.Decode(data.Slice(position, (int)size), target);
-            if (decoded < 0)
-                throw new ImageFormatException(ImageErrorKind.CorruptCompressedData, $"lz4 block {block}",
-                    decoded == -1 && target.Length < MaxBlockOutput
-                        ? "block is corrupt or expands past the output limit"
-                        : "block is corrupt");
+            var decoded = DecodeBlock(data.Slice(position, (int)size), output, block);
             output.Advance(decoded);
             position += (int)size;
             block++;

@@ -66,6 +66,6 @@ public sealed class PayloadDecompressor(DecompressionOptions options)
             BitConverter.TryWriteBytes(properties.AsSpan(1), (uint)Options.MaxOutputBytes);
         var outputSize = declaredSize == ulong.MaxValue ? -1 : (long)declaredSize;
         var body = data[LzmaAloneHeaderSize..];
-        return Drain("lzma", LzmaStream.Create(properties, MemoryStreams.Open(body), -1, outputSize, null, false, false));
+        return Drain("lzma", LzmaStream.Create(properties, new EndGuardStream(MemoryStreams.Open(body), "lzma payload"), -1, outputSize, null, false, false));
     }
 }

@@ -176,7 +176,7 @@ internal sealed class XzDecoder(DecompressionOptions options)
         var dictionaryProperty = Math.Min(filters.Lzma2DictionaryProperty, SmallestDictionaryProperty((ulong)output.Length));
         try
         {
-            using var input = MemoryStreams.Open(compressed);
+            using var input = new EndGuardStream(MemoryStreams.Open(compressed), field);
             using var lzma = LzmaStream.Create([dictionaryProperty], input, -1, -1, null, true, false);
             var written = 0;
             while (written < output.Length)

@@ -31,7 +31,8 @@ public static class ElfParser
 
         var is64 = elfClass == ElfClass.Elf64;
         var headerSize = is64 ? 64UL : 52UL;
-        ImageBytes.Slice(data, 0, headerSize, "ELF file header");
+        if ((ulong)data.Length < headerSize)
+            throw new ImageFormatException(ImageErrorKind.Truncated, "ELF file header", $"file has {data.Length} bytes, the {elfClass} header needs {headerSize}");
         var fileType = ImageBytes.U16(data, 16, "ELF e_type");
         var machine = ImageBytes.U16(data, 18, "ELF e_machine");
         var entry = is64 ? ImageBytes.U64(data, 24, "ELF e_entry") : ImageBytes.U32(data, 24, "ELF e_entry");
