@@ -16,6 +16,9 @@ public sealed record XenDomainBuildResult(
 {
     public XenFrameTable Frames => PageTables.Frames;
 
+    /// <summary>For XENMEM_machphys_mapping.</summary>
+    public MachPhysMapping MachPhysMapping => MachPhysMapping.For(MemoryOptions.Width, Physical.M2PEntries);
+
     public XenDomainMemory CreateDomainMemory(
         Shim.Core.Memory.IGuestMemory memory, ITlbFlushRequests tlbFlushes, Func<int, IGuestDescriptorTables> descriptorTables) =>
         new(memory, PageTables, MachineToPhys, MemoryOptions, tlbFlushes, descriptorTables);

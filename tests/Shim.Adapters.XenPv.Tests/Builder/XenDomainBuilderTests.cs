@@ -158,6 +158,14 @@ public sealed class XenDomainBuilderTests
         Assert.False(walk.Writable);
         Assert.Equal(mfn, memory.Read<ulong>(new GuestPhysicalAddress(walk.PhysicalAddress)));
         Assert.Equal(MachineToPhysTable.InvalidEntry, result.MachineToPhys.Get(result.Physical.SharedInfoFrame));
+
+        var mapping = result.MachPhysMapping;
+        Assert.Equal(0xFFFF_8000_0000_0000UL, mapping.VirtualStart);
+        Assert.Equal(0xFFFF_8040_0000_0000UL, mapping.VirtualEnd);
+        // Every MFN up to max_mfn must be readable through the mapping.
+        var last = walker.Walk(result.Vcpu0.RootFrame, mapping.VirtualStart + mapping.MaxMfn * 8, PagingMode.LongMode4Level);
+        Assert.True(last.IsTranslated);
+        Assert.Equal(32768UL + 1 + 4 - 1, mapping.MaxMfn); // RAM, shared_info and 4 grant frames
     }
 
     /// <summary>Linux pv64: VIRT_BASE 0xffffffff80000000, kernel at pfn 0x1000, INIT_P2M, MOD_START_PFN.</summary>
