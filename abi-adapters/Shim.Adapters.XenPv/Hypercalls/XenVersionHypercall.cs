@@ -48,7 +48,7 @@ public sealed class XenVersionHypercall(XenVersionOptions options) : XenPvHyperc
                     return Errno(XenErrno.EINVAL);
                 return Result(memory.TryWriteUInt32(arg + 4, options.FeatureSubmap0));
             case PageSize:
-                return 4096;
+                return arg == 0 ? 4096 : Errno(XenErrno.EINVAL);
             case GuestHandle:
                 Span<byte> handle = stackalloc byte[16];
                 options.DomainHandle.TryWriteBytes(handle, bigEndian: true, out _);

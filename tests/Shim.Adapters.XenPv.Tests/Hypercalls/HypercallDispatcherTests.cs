@@ -86,6 +86,36 @@ public sealed class HypercallDispatcherTests
     }
 
     [Fact]
+    public void Iret_inside_a_multicall_ends_the_batch_and_restores_the_iret_context()
+    {
+        var guest = new TestGuest();
+        var harness = new DispatchHarness(guest);
+        var echo = new EchoHandler();
+        harness.Dispatcher.Register(Hypercall.XenVersion, echo);
+        var list = TestGuest.Scratch;
+        WriteEntry(guest, list, Hypercall.Iret, 0, 0);
+        WriteEntry(guest, list + 64, Hypercall.XenVersion, 1, 0);
+        var frame = 0x60000UL;
+        ulong[] iret = [0x55, 0, 0, 0, 0xffffffff81000777, 0xe030, 0x202, TestGuest.Va(0x61000), 0xe02b];
+        for (var i = 0; i < iret.Length; i++)
+            guest.WriteU64(frame + (ulong)(i * 8), iret[i]);
+        var state = new GuestRegisterState { Cs = XenSelectors.FlatKernelCs64, Ss = XenSelectors.FlatKernelSs64 };
+        state.Regs.Rax = (ulong)Hypercall.Multicall;
+        state.Regs.Rdi = TestGuest.Va(list);
+        state.Regs.Rsi = 2;
+        state.Regs.Rsp = TestGuest.Va(frame);
+
+        var request = harness.Dispatcher.Dispatch(guest.Vcpu, ref state);
+
+        Assert.Equal(VcpuRunRequestKind.Resume, request.Kind);
+        Assert.Empty(echo.Calls);
+        Assert.Equal(0xffffffff81000777UL, state.Regs.Rip);
+        Assert.Equal(0x55UL, state.Regs.Rax);
+        Assert.Equal(TestGuest.Va(0x61000), state.Regs.Rsp);
+        Assert.False(guest.Vcpu.InMulticall);
+    }
+
+    [Fact]
     public void Multicall_inside_multicall_is_einval()
     {
         var guest = new TestGuest();

@@ -46,11 +46,12 @@ public sealed class QueryHypercallTests
 
         _guest.WriteU32(Arg, 0);
         Assert.Equal(0, _harness.Call(Hypercall.XenVersion, 6, TestGuest.Va(Arg)));
-        Assert.Equal((1u << 5) | (1u << 6) | (1u << 7), _guest.ReadU32(Arg + 4));
+        Assert.Equal((1u << 5) | (1u << 6) | (1u << 7) | (1u << 17), _guest.ReadU32(Arg + 4));
         _guest.WriteU32(Arg, 1);
         Assert.Equal(-22, _harness.Call(Hypercall.XenVersion, 6, TestGuest.Va(Arg)));
 
         Assert.Equal(4096, _harness.Call(Hypercall.XenVersion, 7, 0));
+        Assert.Equal(-22, _harness.Call(Hypercall.XenVersion, 7, TestGuest.Va(Arg)));
         Assert.Equal(-1, _harness.Call(Hypercall.XenVersion, 9, TestGuest.Va(Arg)));
         Assert.Equal(-14, _harness.Call(Hypercall.XenVersion, 1, 0x20));
         Assert.Equal(-38, _harness.Call(Hypercall.XenVersion, 77, TestGuest.Va(Arg)));
