@@ -49,7 +49,7 @@ internal static class HypercallNumberProof
     private static bool IsConstantLoad(in Instruction instruction, out uint value)
     {
         value = 0;
-        if (instruction.Mnemonic != Mnemonic.Mov || instruction.Op0Kind != OpKind.Register || instruction.Op1Kind is not (OpKind.Immediate32 or OpKind.Immediate32to64))
+        if (instruction.Mnemonic != Mnemonic.Mov || instruction.Op0Kind != OpKind.Register || instruction.Op1Kind is not (OpKind.Immediate32 or OpKind.Immediate32to64 or OpKind.Immediate64))
             return false;
         if (instruction.Op0Register is not (Register.EAX or Register.RAX))
             return false;
