@@ -6,7 +6,8 @@ namespace Shim.Adapters.XenPv.Patching;
 /// <summary>
 /// Proves that a trapping instruction is a hypercall by finding, on the straight-line path before it, the
 /// instruction that last wrote EAX and checking that it loads a constant hypercall number. A branch target
-/// between that load and the trap breaks the proof (another path could arrive with another EAX).
+/// between that load and the trap breaks the proof (another path could arrive with another EAX), and so does
+/// a call, return, jump or software interrupt (the callee or handler may change EAX).
 /// </summary>
 internal static class HypercallNumberProof
 {
@@ -23,6 +24,8 @@ internal static class HypercallNumberProof
             var successor = site.Window[index + 1];
             if (site.IsBranchTarget(successor.IP))
                 return Fail($"flow joins at 0x{successor.IP:x} between the hypercall number and the trap", out reason);
+            if (candidate.FlowControl is not (FlowControl.Next or FlowControl.ConditionalBranch))
+                return Fail($"'{candidate}' between the hypercall number and the trap may change EAX", out reason);
             if (!WritesEax(factory, candidate))
                 continue;
             if (!IsConstantLoad(candidate, out number))

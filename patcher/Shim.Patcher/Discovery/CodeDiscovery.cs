@@ -17,6 +17,7 @@ internal sealed class CodeDiscovery
     private readonly IReadOnlyList<IFlowContinuationRule> _continuations;
     private readonly List<CandidateSite> _candidates = [];
     private readonly Stack<ulong> _work = new();
+    private readonly RegisterConstants _constants = new();
     private long _reached, _reachedBytes, _swept, _rootsOutside, _decodeFailures, _overlaps;
 
     public CodeDiscovery(RegionMap regions, bool[] anchorCodes, IReadOnlyList<IFlowContinuationRule> continuations)
@@ -70,8 +71,7 @@ internal sealed class CodeDiscovery
             if (!state.Region.Executable || state.ReachedInstructions == 0)
                 continue;
             var bytes = state.Region.Bytes;
-            var reader = new ByteArrayCodeReader(bytes);
-            var decoder = Decoder.Create(state.Region.Bitness, reader);
+            var (decoder, reader) = state.Decoder;
             var offset = state.ReachedBytes.NextClear(0);
             while (offset < bytes.Length)
             {
@@ -101,9 +101,9 @@ internal sealed class CodeDiscovery
     private void DecodeRun(RegionState state, ulong address)
     {
         var region = state.Region;
-        var reader = new ByteArrayCodeReader(region.Bytes);
-        var decoder = Decoder.Create(region.Bitness, reader);
-        var constants = new RegisterConstants();
+        var (decoder, reader) = state.Decoder;
+        var constants = _constants;
+        constants.Clear();
 
         while (region.Contains(address))
         {

@@ -1,3 +1,4 @@
+using Iced.Intel;
 using Shim.Patcher.Contracts;
 
 namespace Shim.Patcher.Discovery;
@@ -20,6 +21,17 @@ internal sealed class RegionState(CodeRegion region)
     public BitSet BranchTargets { get; } = new(region.Bytes.Length);
 
     public long ReachedInstructions { get; set; }
+
+    /// <summary>One decoder per region, repositioned for each run (creating one per branch target is costly).</summary>
+    public (Decoder Decoder, ByteArrayCodeReader Reader) Decoder => _decoder ??= CreateDecoder();
+
+    private (Decoder, ByteArrayCodeReader)? _decoder;
+
+    private (Decoder, ByteArrayCodeReader) CreateDecoder()
+    {
+        var reader = new ByteArrayCodeReader(Region.Bytes);
+        return (Iced.Intel.Decoder.Create(Region.Bitness, reader), reader);
+    }
 
     public int OffsetOf(ulong address) => checked((int)(address - Region.VirtualAddress));
 

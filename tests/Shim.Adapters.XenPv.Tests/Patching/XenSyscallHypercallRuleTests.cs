@@ -117,6 +117,27 @@ public sealed class XenSyscallHypercallRuleTests
     }
 
     [Fact]
+    public void Call_between_number_and_syscall_breaks_the_proof()
+    {
+        var code = Assemble(64, Base, a =>
+        {
+            var helper = a.CreateLabel();
+            a.mov(eax, 1);
+            a.call(helper);
+            a.syscall();
+            a.ret();
+            a.Label(ref helper);
+            a.xor(eax, eax);
+            a.ret();
+        });
+
+        var site = Assert.Single(Patch(code).Sites);
+
+        Assert.Equal(SiteStatus.Skipped, site.Status);
+        Assert.Contains("may change EAX", site.Reason);
+    }
+
+    [Fact]
     public void Data_that_looks_like_syscall_is_never_patched()
     {
         // A jump table-like blob after ret: contains 0F 05 but no hypercall number in EAX.

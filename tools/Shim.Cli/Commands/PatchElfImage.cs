@@ -9,8 +9,9 @@ namespace Shim.Cli.Commands;
 /// code regions (executable sections when the image marks any, else executable PT_LOAD segments), entry (Xen
 /// ENTRY note, else e_entry), STT_FUNC symbols and <c>.parainstructions</c> addresses as descent roots.
 /// Everything read from the file is bounds-checked; malformed input raises <see cref="InvalidDataException"/>.
+/// Public only so the patch benchmark can feed the same input as the command.
 /// </summary>
-internal sealed class PatchElfImage
+public sealed class PatchElfImage
 {
     private const uint PtLoad = 1, PtNote = 4;
     private const uint PfExecute = 1;
