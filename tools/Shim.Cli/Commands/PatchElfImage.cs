@@ -42,7 +42,15 @@ public sealed class PatchElfImage
     public static PatchElfImage Read(byte[] file)
     {
         var image = new PatchElfImage(file);
-        image.Parse();
+        try
+        {
+            image.Parse();
+        }
+        catch (ArgumentException e)
+        {
+            // e.g. a segment whose address range wraps the address space
+            throw new InvalidDataException(e.Message, e);
+        }
         return image;
     }
 
@@ -131,7 +139,7 @@ public sealed class PatchElfImage
         {
             var at = Checked(symtab.Offset, i * entrySize);
             var nameOffset = U32(at);
-            var info = _is64 ? _file[Checked(at, 4)] : _file[Checked(at, 12)];
+            var info = Span(at + (_is64 ? 4UL : 12UL), 1)[0];
             var value = _is64 ? U64(at + 8) : U32(at + 4);
             if ((info & 0xF) == SttFunc && value != 0)
                 yield return new KnownFunction(Name(strings, nameOffset), value);
