@@ -5,9 +5,11 @@ public readonly record struct KnownFunction(string Name, ulong Address);
 
 /// <summary>
 /// An address the image itself declares to be an instruction boundary in code, e.g. a <c>.parainstructions</c>
-/// entry or a caller of a hypercall page. Used as a recursive-descent root and reported with its source.
+/// entry or a caller of a hypercall page: a recursive-descent root. A non-zero <paramref name="GuestPatchedLength"/>
+/// says the guest rewrites [Address, Address + length) itself at boot (Linux's paravirt patching), so the
+/// patcher must not rewrite anything there: the guest would overwrite it.
 /// </summary>
-public readonly record struct KnownCodeAddress(ulong Address, string Source);
+public readonly record struct KnownCodeAddress(ulong Address, string Source, int GuestPatchedLength = 0);
 
 /// <summary>A guest-virtual range the core reserves for trampolines (relocated displaced instructions).</summary>
 public readonly record struct TrampolineArea(ulong BaseAddress, int Size);

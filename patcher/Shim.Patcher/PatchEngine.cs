@@ -48,7 +48,9 @@ public sealed class PatchEngine
         if (_options.Sweep != SweepMode.Off)
             discovery.Sweep();
 
-        var session = new PatchSession(_options, _rules, new RewriteEmitter(input.Trampolines));
+        var guestPatched = input.SiteTable.Where(s => s.GuestPatchedLength > 0)
+            .Select(s => (s.Address, End: s.Address + (ulong)s.GuestPatchedLength, s.Source)).ToList();
+        var session = new PatchSession(_options, _rules, new RewriteEmitter(input.Trampolines), guestPatched);
         foreach (var candidate in discovery.Candidates.OrderBy(c => c.Address))
             session.Process(candidate);
 

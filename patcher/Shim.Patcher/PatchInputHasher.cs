@@ -26,7 +26,7 @@ public static class PatchInputHasher
         foreach (var function in input.Functions.OrderBy(f => f.Address).ThenBy(f => f.Name, StringComparer.Ordinal))
             Text($"function {function.Address:x} {function.Name}");
         foreach (var site in input.SiteTable.OrderBy(s => s.Address).ThenBy(s => s.Source, StringComparer.Ordinal))
-            Text($"site {site.Address:x} {site.Source}");
+            Text($"site {site.Address:x} {site.Source} {site.GuestPatchedLength}");
         if (input.Trampolines is { } area)
             Text($"trampolines {area.BaseAddress:x} {area.Size}");
         if (ruleIds is not null)

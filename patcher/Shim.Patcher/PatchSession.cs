@@ -14,9 +14,12 @@ internal sealed class PatchSession
     private readonly RewriteEmitter _emitter;
     private readonly SiteWindowBuilder _windows;
     private readonly List<(ulong Start, ulong End)> _accepted = [];
+    private readonly IReadOnlyList<(ulong Start, ulong End, string Source)> _guestPatched;
 
-    public PatchSession(PatchEngineOptions options, IReadOnlyList<IPatchRule> rules, RewriteEmitter emitter)
+    public PatchSession(PatchEngineOptions options, IReadOnlyList<IPatchRule> rules, RewriteEmitter emitter,
+        IReadOnlyList<(ulong Start, ulong End, string Source)> guestPatched)
     {
+        _guestPatched = guestPatched;
         _options = options;
         _rules = rules;
         _emitter = emitter;
@@ -96,6 +99,8 @@ internal sealed class PatchSession
         }
         if (_accepted.FirstOrDefault(r => r.Start < plan.End && plan.Start < r.End) is { End: > 0 } other)
             return skipped with { Reason = $"overlaps the rewrite at 0x{other.Start:x}" };
+        if (_guestPatched.FirstOrDefault(r => r.Start < plan.End && plan.Start < r.End) is { End: > 0 } guest)
+            return skipped with { Reason = $"overlaps 0x{guest.Start:x}+{guest.End - guest.Start}, which the guest rewrites itself ({guest.Source})" };
         if (!BoundariesAgree(state, plan, out var reason))
             return skipped with { Reason = reason };
 

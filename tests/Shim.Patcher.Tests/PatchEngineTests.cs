@@ -195,4 +195,22 @@ public sealed class PatchEngineTests
         Assert.Equal(first.GateSites, second.GateSites);
         Assert.Equal(SiteStatus.AlreadyPatched, Assert.Single(second.Sites).Status);
     }
+
+    [Fact]
+    public void Range_the_guest_patches_itself_is_left_alone()
+    {
+        var code = Snippet.Assemble(64, Base, a => { a.nop(); a.syscall(); a.ret(); a.syscall(); a.ret(); });
+        var input = Snippet.Input(new CodeRegion("text", Base, code, true, 64), Base) with
+        {
+            SiteTable = [new KnownCodeAddress(Base, ".parainstructions", GuestPatchedLength: 3), new KnownCodeAddress(Base + 4, "table")],
+        };
+
+        var result = Engine(new InPlaceTestRule(Gate)).Patch(input);
+
+        Assert.Equal(2, result.Sites.Count);
+        Assert.Equal(SiteStatus.Skipped, result.Sites[0].Status);
+        Assert.Contains("which the guest rewrites itself (.parainstructions)", result.Sites[0].Reason);
+        Assert.Equal(SiteStatus.Rewritten, result.Sites[1].Status);
+        Assert.Equal(SiteConfidence.High, result.Sites[1].Confidence);
+    }
 }

@@ -75,7 +75,10 @@ public sealed class PatchElfImage
         var sections = shnum == 0 ? [] : Enumerable.Range(0, shnum).Select(i => ReadSection(Checked(shoff, (ulong)i * shentsize))).ToList();
         var names = shstrndx < sections.Count ? sections[shstrndx] : default;
 
-        var executableSections = sections.Where(s => s.Type == ShtProgbits && (s.Flags & ShfExecinstr) != 0 && s.Size > 0).ToList();
+        // .altinstr_replacement holds snippets Linux copies elsewhere at boot: never executed where they lie.
+        var executableSections = sections
+            .Where(s => s.Type == ShtProgbits && (s.Flags & ShfExecinstr) != 0 && s.Size > 0 && Name(names, s.NameOffset) != ".altinstr_replacement")
+            .ToList();
         if (executableSections.Count > 0)
         {
             foreach (var s in executableSections)
@@ -148,12 +151,14 @@ public sealed class PatchElfImage
 
     private IEnumerable<KnownCodeAddress> ParaInstructions(Section section)
     {
-        // struct paravirt_patch_site { void *instr; u8 type; u8 len; u16 clobbers; } padded to pointer alignment
+        // struct paravirt_patch_site { void *instr; u8 type; u8 len; u16 clobbers; } padded to pointer alignment;
+        // Linux rewrites [instr, instr + len) itself at boot.
         var entrySize = (ulong)(_is64 ? 16 : 8);
         for (ulong i = 0; i < section.Size / entrySize; i++)
         {
             var at = Checked(section.Offset, i * entrySize);
-            yield return new KnownCodeAddress(_is64 ? U64(at) : U32(at), ".parainstructions");
+            var lengthOffset = _is64 ? 9UL : 5UL;
+            yield return new KnownCodeAddress(_is64 ? U64(at) : U32(at), ".parainstructions", Span(at + lengthOffset, 1)[0]);
         }
     }
 
