@@ -2,6 +2,7 @@ using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Patching;
 using Shim.Patcher;
 using Xunit;
+using static Iced.Intel.AssemblerRegisters;
 using static Shim.Adapters.XenPv.Tests.Patching.XenRuleHarness;
 
 namespace Shim.Adapters.XenPv.Tests.Patching;
@@ -33,6 +34,24 @@ public sealed class XenHypercallPageTests
             Assert.Equal(-1, slot.IndexOf([(byte)0x0F, (byte)0x05]));
             Assert.Equal(-1, slot.IndexOf([(byte)0xCD, (byte)0x82]));
         }
+    }
+
+    [Fact]
+    public void Page_inside_kernel_text_is_patched_with_the_image_once_the_builder_has_filled_it()
+    {
+        // Older kernels name a hypercall page inside .text (XEN_ELFNOTE_HYPERCALL_PAGE) and call page + 32·n.
+        const ulong text = Base;
+        const ulong page = Base + 0x1000;
+        var image = new byte[0x2000];
+        Assemble(64, text, a => { a.mov(edi, 0); a.call(page + 32 * 29); a.ret(); }).CopyTo(image, 0);
+        XenHypercallPage.Build(XenGuestWidth.Pv64).CopyTo(image, 0x1000);
+
+        var result = Patch(image, entries: text);
+
+        var called = result.Sites.Single(s => s.Address == page + 32 * 29 + 8);
+        Assert.Equal(SiteStatus.Rewritten, called.Status);
+        Assert.Equal(Shim.Patcher.Contracts.SiteConfidence.High, called.Confidence);
+        Assert.Equal(XenHypercallPage.SlotCount, result.Count(SiteStatus.Rewritten));
     }
 
     [Fact]
