@@ -9,6 +9,7 @@ namespace Shim.Patcher;
 internal sealed class PatchSession
 {
     private const string EngineRuleId = "engine";
+    private const int MaxInstructionLength = 15;
     private readonly PatchEngineOptions _options;
     private readonly IReadOnlyList<IPatchRule> _rules;
     private readonly RewriteEmitter _emitter;
@@ -133,8 +134,18 @@ internal sealed class PatchSession
     private static bool BoundariesAgree(RegionState state, RewritePlan plan, out string reason)
     {
         var region = state.Region;
-        var reader = new ByteArrayCodeReader(region.Bytes);
-        var decoder = Decoder.Create(region.Bitness, reader);
+        var (decoder, reader) = state.Decoder;
+        var startOffset = state.OffsetOf(plan.Start);
+        for (var back = 1; back <= MaxInstructionLength && back <= startOffset; back++)
+        {
+            if (!state.IsKnownStart(startOffset - back))
+                continue;
+            reader.Position = startOffset - back;
+            decoder.IP = plan.Start - (ulong)back;
+            decoder.Decode(out var enclosing);
+            if (!enclosing.IsInvalid && enclosing.Length > back)
+                return Fail($"instruction at 0x{enclosing.IP:x} overlaps the range start 0x{plan.Start:x} (overlapping code)", out reason);
+        }
         var address = plan.Start;
         while (address < plan.End)
         {

@@ -213,4 +213,25 @@ public sealed class PatchEngineTests
         Assert.Equal(SiteStatus.Rewritten, result.Sites[1].Status);
         Assert.Equal(SiteConfidence.High, result.Sites[1].Confidence);
     }
+
+    [Fact]
+    public void Syscall_hidden_inside_another_instruction_is_left_alone()
+    {
+        // jne lands one byte into "mov $0x50f,%eax" (B8 0F 05 00 00), where the bytes decode as syscall.
+        var code = Snippet.Assemble(64, Base, a =>
+        {
+            a.test(edi, edi);
+            a.db(0x75, 0x01); // jne +1: into the mov's immediate
+            a.db(0xB8, 0x0F, 0x05, 0x00, 0x00);
+            a.ret();
+        });
+
+        var result = Engine(new InPlaceTestRule(Gate)).Patch(Snippet.Input(new CodeRegion("text", Base, code, true, 64), Base));
+
+        var site = Assert.Single(result.Sites);
+        Assert.Equal(SiteConfidence.High, site.Confidence);
+        Assert.Equal(SiteStatus.Skipped, site.Status);
+        Assert.Contains("overlapping code", site.Reason);
+        Assert.True(result.Statistics.OverlappingDecodes > 0);
+    }
 }

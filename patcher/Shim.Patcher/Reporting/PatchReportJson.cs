@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Shim.Patcher.Contracts;
 using Shim.Patcher.Discovery;
@@ -12,6 +13,8 @@ public static class PatchReportJson
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        // Reports are files for people and diff tools, never embedded in HTML: keep quotes and '<' readable.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public static PatchReport ToReport(PatchResult result) => new()
