@@ -9,23 +9,45 @@ namespace Shim.Patcher.Contracts;
 public sealed class SiteContext
 {
     private readonly ISiteImage _image;
+    private readonly Func<(IReadOnlyList<Instruction> Window, int AnchorIndex)> _decodeWindow;
+    private (IReadOnlyList<Instruction> Window, int AnchorIndex)? _window;
 
-    public SiteContext(IReadOnlyList<Instruction> window, int anchorIndex, SiteConfidence confidence, int bitness, string regionName, ISiteImage image)
+    /// <param name="decodeWindow">
+    /// Decodes the neighbours on first use: most anchors (a kernel has thousands of plain <c>ud2</c>) are rejected
+    /// from the anchor alone, so the window is not built for them.
+    /// </param>
+    public SiteContext(Instruction anchor, Func<(IReadOnlyList<Instruction> Window, int AnchorIndex)> decodeWindow, SiteConfidence confidence,
+        int bitness, string regionName, ISiteImage image)
     {
-        if ((uint)anchorIndex >= (uint)window.Count)
-            throw new ArgumentOutOfRangeException(nameof(anchorIndex));
-        Window = window;
-        AnchorIndex = anchorIndex;
+        Anchor = anchor;
+        _decodeWindow = decodeWindow;
         Confidence = confidence;
         Bitness = bitness;
         RegionName = regionName;
         _image = image;
     }
 
+    public Instruction Anchor { get; }
+
     /// <summary>Instructions around the anchor in address order; <see cref="AnchorIndex"/> points at the anchor.</summary>
-    public IReadOnlyList<Instruction> Window { get; }
-    public int AnchorIndex { get; }
-    public Instruction Anchor => Window[AnchorIndex];
+    public IReadOnlyList<Instruction> Window => DecodedWindow.Window;
+
+    public int AnchorIndex => DecodedWindow.AnchorIndex;
+
+    private (IReadOnlyList<Instruction> Window, int AnchorIndex) DecodedWindow
+    {
+        get
+        {
+            if (_window is null)
+            {
+                var window = _decodeWindow();
+                if ((uint)window.AnchorIndex >= (uint)window.Window.Count || window.Window[window.AnchorIndex].IP != Anchor.IP)
+                    throw new InvalidOperationException($"window for 0x{Anchor.IP:x} does not hold its anchor");
+                _window = window;
+            }
+            return _window.Value;
+        }
+    }
     public SiteConfidence Confidence { get; }
     public int Bitness { get; }
     public string RegionName { get; }

@@ -34,8 +34,7 @@ internal sealed class PatchSession
     public void Process(CandidateSite candidate)
     {
         var state = candidate.State;
-        var (window, anchorIndex) = _windows.Build(state, candidate.Address);
-        var anchor = window[anchorIndex];
+        var anchor = DecodeAt(state, candidate.Address);
         var record = new SiteRecord
         {
             Address = candidate.Address,
@@ -46,7 +45,8 @@ internal sealed class PatchSession
             Status = SiteStatus.Unmatched,
         };
 
-        var context = new SiteContext(window, anchorIndex, candidate.Confidence, state.Region.Bitness, state.Region.Name, new RegionView(state));
+        var context = new SiteContext(anchor, () => _windows.Build(state, candidate.Address), candidate.Confidence, state.Region.Bitness, state.Region.Name,
+            new RegionView(state));
         foreach (var rule in _rules)
         {
             if (!rule.AnchorCodes.Contains(anchor.Code))
@@ -170,6 +170,15 @@ internal sealed class PatchSession
             return Fail($"planned range ends at 0x{plan.End:x} inside the instruction ending at 0x{address:x}", out reason);
         reason = "";
         return true;
+    }
+
+    private static Instruction DecodeAt(RegionState state, ulong address)
+    {
+        var (decoder, reader) = state.Decoder;
+        reader.Position = state.OffsetOf(address);
+        decoder.IP = address;
+        decoder.Decode(out var instruction);
+        return instruction;
     }
 
     private static bool Fail(string message, out string reason)

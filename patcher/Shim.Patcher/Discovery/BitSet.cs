@@ -29,6 +29,20 @@ internal sealed class BitSet(int length)
         return false;
     }
 
+    /// <summary>Index of the first set bit at or after <paramref name="start"/>, or <see cref="Length"/>.</summary>
+    public int NextSet(int start)
+    {
+        var i = start;
+        while (i < Length)
+        {
+            var word = _words[i >> 6] >> (i & 63);
+            if (word != 0)
+                return Math.Min(i + BitOperations.TrailingZeroCount(word), Length);
+            i = (i | 63) + 1;
+        }
+        return Length;
+    }
+
     /// <summary>Index of the first clear bit at or after <paramref name="start"/>, or <see cref="Length"/>.</summary>
     public int NextClear(int start)
     {

@@ -72,17 +72,20 @@ internal sealed class CodeDiscovery
                 continue;
             var bytes = state.Region.Bytes;
             var (decoder, reader) = state.Decoder;
-            var offset = state.ReachedBytes.NextClear(0);
+            var reached = state.ReachedBytes;
+            var offset = reached.NextClear(0);
+            var nextReached = reached.NextSet(offset);
             while (offset < bytes.Length)
             {
                 reader.Position = offset;
                 decoder.IP = state.Region.VirtualAddress + (ulong)offset;
                 decoder.Decode(out var instruction);
-                var length = instruction.Length;
-                if (instruction.IsInvalid || state.ReachedBytes.AnySetIn(offset + 1, length - 1))
+                var end = offset + instruction.Length;
+                if (instruction.IsInvalid || end > nextReached)
                 {
                     // Data, padding, or a misaligned view of reached code: resynchronise one byte later.
-                    offset = state.ReachedBytes.NextClear(offset + 1);
+                    offset = reached.NextClear(offset + 1);
+                    nextReached = reached.NextSet(offset);
                     continue;
                 }
                 state.SweepStarts.Set(offset);
@@ -92,8 +95,13 @@ internal sealed class CodeDiscovery
                 // Sweep targets are recorded too: treating a spurious target as real only makes rewriting more cautious.
                 if (instruction.FlowControl is FlowControl.ConditionalBranch or FlowControl.UnconditionalBranch or FlowControl.Call
                     && IsNearBranch(instruction))
-                    MarkTarget(instruction.NearBranchTarget);
-                offset = state.ReachedBytes.NextClear(offset + length);
+                    MarkTarget(state, instruction.NearBranchTarget);
+                offset = end;
+                if (offset == nextReached)
+                {
+                    offset = reached.NextClear(offset);
+                    nextReached = reached.NextSet(offset);
+                }
             }
         }
     }
@@ -217,8 +225,13 @@ internal sealed class CodeDiscovery
             _work.Push(target);
     }
 
-    private void MarkTarget(ulong target)
+    private void MarkTarget(RegionState current, ulong target)
     {
+        if (current.Region.Contains(target))
+        {
+            current.BranchTargets.Set(current.OffsetOf(target));
+            return;
+        }
         var state = _regions.Find(target);
         if (state is not null && state.Region.Executable)
             state.BranchTargets.Set(state.OffsetOf(target));

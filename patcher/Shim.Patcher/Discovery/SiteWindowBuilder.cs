@@ -11,11 +11,10 @@ internal sealed class SiteWindowBuilder(int before, int after)
 {
     private const int MaxInstructionLength = 15;
 
-    public (List<Instruction> Window, int AnchorIndex) Build(RegionState state, ulong anchor)
+    public (IReadOnlyList<Instruction> Window, int AnchorIndex) Build(RegionState state, ulong anchor)
     {
         var region = state.Region;
-        var reader = new ByteArrayCodeReader(region.Bytes);
-        var decoder = Decoder.Create(region.Bitness, reader);
+        var (decoder, reader) = state.Decoder;
 
         var preceding = new List<Instruction>();
         var cursor = state.OffsetOf(anchor);
