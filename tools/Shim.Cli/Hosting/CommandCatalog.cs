@@ -14,5 +14,6 @@ public static class CommandCatalog
         new InspectCommand(),
         new ImportCommand(),
         new RunCommand(),
+        new PatchCommand(),
     ];
 }

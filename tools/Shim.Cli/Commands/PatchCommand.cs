@@ -1,0 +1,121 @@
+using System.CommandLine;
+using Shim.Adapters.XenPv.Patching;
+using Shim.Cli.Hosting;
+using Shim.Core.Gates;
+using Shim.Patcher;
+using Shim.Patcher.Discovery;
+using Shim.Patcher.Reporting;
+
+namespace Shim.Cli.Commands;
+
+/// <summary>`shim patch IMAGE`: find and rewrite paravirt call sites with the Xen-PV rules, report every site.</summary>
+public sealed class PatchCommand : ICliCommand
+{
+    /// <summary>The Xen-PV adapter's gate slot (port 0xE0) until the adapter registry assigns slots.</summary>
+    private const int XenPvGateSlot = 0;
+
+    public Command Build(CliContext context)
+    {
+        var image = new Argument<string>("image") { Description = "ELF guest image (Xen-PV kernel or PV GRUB)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Find and plan rewrites but write nothing (no cache entry, no output)" };
+        var report = new Option<string?>("--report") { Description = "Write the JSON site report to this file" };
+        var output = new Option<string?>("--output") { Description = "Write the patched image to this file" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = $"Patch cache folder (default {PatchCache.DefaultDirectory})" };
+        var sweep = new Option<string>("--sweep")
+        {
+            Description = "Linear sweep over code recursive descent did not reach: off, report, rewrite (default: rewrite, proven signatures only)",
+            DefaultValueFactory = _ => "rewrite",
+        };
+        var command = new Command("patch", "Rewrite paravirt call sites of an image to the VMM gate and report every site")
+        {
+            image, dryRun, report, output, cacheDir, sweep,
+        };
+        command.SetAction(parse => Run(context, parse.GetValue(image)!, parse.GetValue(dryRun), parse.GetValue(report), parse.GetValue(output),
+            parse.GetValue(cacheDir) ?? PatchCache.DefaultDirectory, ParseSweep(parse.GetValue(sweep))));
+        return command;
+    }
+
+    private static int Run(CliContext context, string imagePath, bool dryRun, string? reportPath, string? outputPath, string cacheDirectory, SweepMode sweep)
+    {
+        if (dryRun && outputPath is not null)
+            throw new CliError(ExitCodes.UsageError, "--dry-run and --output exclude each other");
+        var elf = ReadImage(imagePath);
+        if (elf.Input.Regions.Count == 0)
+            throw new CliError(ExitCodes.ImageError, $"'{imagePath}' has no executable code");
+
+        var options = new PatchEngineOptions { Sweep = sweep };
+        var engine = new PatchEngine(options, XenPvPatchRules.Create(GatePort.ForAdapterSlot(XenPvGateSlot)), context.Logger);
+        PatchResult result;
+        var cached = false;
+        try
+        {
+            result = dryRun ? engine.Patch(elf.Input) : new PatchCache(cacheDirectory).GetOrPatch(engine, options, elf.Input, out cached);
+        }
+        catch (PatchInputException e)
+        {
+            throw new CliError(ExitCodes.ImageError, $"'{imagePath}': {e.Message}");
+        }
+
+        if (reportPath is not null)
+            WriteFile(reportPath, () => File.WriteAllText(reportPath, PatchReportJson.Serialize(result)));
+        if (outputPath is not null)
+            WriteFile(outputPath, () => File.WriteAllBytes(outputPath, PatchedFile(elf, result)));
+
+        context.Out.WriteLine(
+            $"{(dryRun ? "dry run: " : "")}{imagePath}: {result.Sites.Count} sites, {result.Count(SiteStatus.Rewritten)} rewritten, " +
+            $"{result.Count(SiteStatus.Skipped)} skipped, {result.Count(SiteStatus.AlreadyPatched)} already patched, {result.Count(SiteStatus.Unmatched)} unmatched; " +
+            $"{result.GateSites.Count} gate sites; {result.Statistics.ReachedInstructions} instructions reached, {result.Statistics.SweptInstructions} swept" +
+            (cached ? " (cached)" : ""));
+        return ExitCodes.Success;
+    }
+
+    private static PatchElfImage ReadImage(string path)
+    {
+        try
+        {
+            return PatchElfImage.Read(File.ReadAllBytes(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliError(ExitCodes.ImageError, $"cannot read '{path}': {e.Message}");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliError(ExitCodes.ImageError, $"'{path}': {e.Message}");
+        }
+    }
+
+    /// <summary>The file with each site write put back at its file offset (trampolines live outside the file).</summary>
+    private static byte[] PatchedFile(PatchElfImage elf, PatchResult result)
+    {
+        var bytes = (byte[])elf.FileBytes.Clone();
+        foreach (var write in result.Writes)
+        {
+            var (region, fileOffset) = elf.Regions.FirstOrDefault(r => r.Region.Contains(write.Address, write.Patched.Length));
+            if (region is null)
+                throw new CliError(ExitCodes.ImageError, $"write at 0x{write.Address:x} is not inside the file (trampolines need a VM)");
+            write.Patched.CopyTo(bytes, fileOffset + (long)(write.Address - region.VirtualAddress));
+        }
+        return bytes;
+    }
+
+    private static void WriteFile(string path, Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliError(ExitCodes.UsageError, $"cannot write '{path}': {e.Message}");
+        }
+    }
+
+    private static SweepMode ParseSweep(string? value) => value switch
+    {
+        "off" => SweepMode.Off,
+        "report" => SweepMode.ReportOnly,
+        "rewrite" => SweepMode.RewriteProvenSignatures,
+        _ => throw new CliError(ExitCodes.UsageError, $"--sweep must be off, report or rewrite, not '{value}'"),
+    };
+}
