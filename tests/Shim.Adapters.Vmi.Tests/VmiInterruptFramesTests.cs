@@ -96,4 +96,17 @@ public sealed class VmiInterruptFramesTests
 
         Assert.Equal(VmiCallOutcomeKind.Refused, _frames.Iret(ref context).Kind);
     }
+
+    [Fact]
+    public void SysExit_lands_in_user_mode_at_edx_ecx_with_interrupts_on()
+    {
+        _cpu.InterruptsEnabled = false;
+        var context = new VmiGuestContext(0xC0100000, KernelCs, 0x2, Base + 0x6000, KernelDs);
+
+        Assert.Equal(VmiCallOutcomeKind.DeliverPendingInterrupts, _frames.SysExit(0xFFFFE410, 0xBFFFE000, 0x60, ref context).Kind);
+
+        Assert.Equal(new VmiGuestContext(0xFFFFE410, UserCs, 0x2, 0xBFFFE000, UserDs), context);
+        Assert.True(_cpu.InterruptsEnabled);
+        Assert.Equal(VmiCallOutcomeKind.Refused, _frames.SysExit(0, 0, 0, ref context).Kind);
+    }
 }

@@ -93,6 +93,20 @@ public sealed class VmiInterruptFrames(VmiVirtualCpu cpu, IGuestLinearMemory mem
         return enabling ? new VmiCallOutcome(VmiCallOutcomeKind.DeliverPendingInterrupts) : VmiCallOutcome.Resume;
     }
 
+    /// <summary>
+    /// The VMI SYSEXIT call (replaces <c>sti; sysexit</c>): EDX = user EIP, ECX = user ESP; user CS/SS are
+    /// SYSENTER_CS + 16 / + 24 with RPL 3, as the instruction defines; interrupts are enabled atomically.
+    /// </summary>
+    public VmiCallOutcome SysExit(uint edx, uint ecx, ushort sysenterCs, ref VmiGuestContext context)
+    {
+        if ((sysenterCs & 0xFFFC) == 0)
+            return VmiCallOutcome.Refuse("SYSEXIT with a null SYSENTER_CS");
+        cpu.InterruptsEnabled = true;
+        context = new VmiGuestContext(edx, (ushort)((sysenterCs + 16) | 3), context.Eflags & ~(EflagsInterrupt | EflagsIopl),
+            ecx, (ushort)((sysenterCs + 24) | 3));
+        return new VmiCallOutcome(VmiCallOutcomeKind.DeliverPendingInterrupts);
+    }
+
     private uint GuestVisibleEflags(uint eflags) =>
         (eflags & ~(EflagsInterrupt | EflagsIopl)) | (cpu.InterruptsEnabled ? EflagsInterrupt : 0) | cpu.IoplMask;
 }
