@@ -126,4 +126,15 @@ public sealed class VmiRomTests
         Assert.Null(VmiRom.EntryAt(linearBase + (uint)VmiRom.StubOffsetOf((int)VmiCall.Cpuid)));
         Assert.Null(VmiRom.EntryAt(linearBase + VmiRom.GetRelocationInfoOffset));
     }
+
+    [Fact]
+    public void Rom_is_placed_at_0xC8000_when_memory_reaches_it()
+    {
+        var rom = VmiRom.Build(new VmiRomOptions());
+        var memory = new Shim.Core.Memory.ManagedGuestMemory(1 << 20);
+
+        Assert.True(rom.TryPlace(memory));
+        Assert.Equal(rom.Bytes.ToArray(), memory.GetSpan(new Shim.Core.Memory.GuestPhysicalAddress(0xC8000), VmiRom.Size).ToArray());
+        Assert.False(rom.TryPlace(new Shim.Core.Memory.ManagedGuestMemory(0xC8000)));
+    }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Shim.Core.Memory;
 
 namespace Shim.Adapters.Vmi.Rom;
 
@@ -61,6 +62,9 @@ public sealed class VmiRom
         rom[Size - 1] = ChecksumByte(rom);
         return new VmiRom(rom, options);
     }
+
+    /// <summary>Copies the ROM to <see cref="PhysicalBase"/>; false when guest memory does not reach that far.</summary>
+    public bool TryPlace(IGuestMemory memory) => memory.TryWrite(new GuestPhysicalAddress(PhysicalBase), _bytes);
 
     /// <summary>The GetRelocationInfo answer for <paramref name="callNumber"/>: type and ROM-relative target.</summary>
     public static (VmiRelocationType Type, int RomOffset) RelocationFor(int callNumber)
