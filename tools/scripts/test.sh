@@ -11,7 +11,8 @@ fi
 dotnet build Shim.sln -c Release --nologo -v quiet || { echo "test.sh: build failed" >&2; exit 1; }
 
 rm -rf TestResults
-dotnet test Shim.sln -c Release --no-build --nologo --logger trx --results-directory TestResults "$@"
+# A hung test must fail the run, not stall CI: the hang watchdog dumps and kills the test host.
+dotnet test Shim.sln -c Release --no-build --nologo --logger trx --results-directory TestResults --blame-hang-timeout 5m "$@"
 test_status=$?
 
 python3 tools/scripts/test-summary.py TestResults
