@@ -53,7 +53,7 @@ public sealed class RunCommand : ICliCommand
                 Image = descriptor,
                 Initrd = initrdPath is null ? null : GuestImageOpener.ReadFile(initrdPath),
                 CommandLine = parse.GetValue(cmdline) ?? spec?.Cmdline ?? "",
-                MemoryBytes = parse.GetValue(memory) is { } m ? RunFlatArguments.ParseSize(m, "--memory")
+                MemoryBytes = parse.GetValue(memory) is { } m ? NumericArguments.ParseSize(m, "--memory")
                     : spec?.MemoryMiB is { } mib ? (ulong)mib << 20 : DefaultMemoryBytes,
                 Vcpus = vcpuCount,
                 ConsoleOutput = consoleFile ?? context.Out,

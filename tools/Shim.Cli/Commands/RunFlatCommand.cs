@@ -46,8 +46,8 @@ public sealed class RunFlatCommand : ICliCommand
             var options = new FlatMachineOptions
             {
                 Mode = flatMode,
-                LoadAddress = RunFlatArguments.ParseAddress(parse.GetValue(loadAddress)!, "--load-address"),
-                MemorySize = RunFlatArguments.ParseSize(parse.GetValue(memory)!, "--memory"),
+                LoadAddress = NumericArguments.ParseAddress(parse.GetValue(loadAddress)!, "--load-address"),
+                MemorySize = NumericArguments.ParseSize(parse.GetValue(memory)!, "--memory"),
             };
             var program = ReadProgram(parse.GetValue(file)!, options);
             return Run(context, options, program, TimeSpan.FromSeconds(seconds), parse.GetValue(stats));

@@ -1,10 +1,10 @@
 using System.Globalization;
 using Shim.Cli.Hosting;
 
-namespace Shim.Cli.Commands;
+namespace Shim.Cli.Hosting;
 
-/// <summary>Parses the numeric arguments of run-flat: addresses (hex or decimal) and sizes with K/M/G suffixes.</summary>
-public static class RunFlatArguments
+/// <summary>Parses numeric command-line arguments: addresses (hex or decimal) and sizes with K/M/G suffixes.</summary>
+public static class NumericArguments
 {
     public static ulong ParseAddress(string text, string option)
     {
