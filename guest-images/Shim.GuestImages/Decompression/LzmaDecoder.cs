@@ -71,8 +71,6 @@ internal sealed class LzmaDecoder
 
     public byte[] Buffer => _buffer;
 
-    public bool HasProperties => _probabilities.Length != 0;
-
     public void ResetDictionary() => _dictionaryStart = Position;
 
     public void SetProperties(LzmaProperties properties)
