@@ -1,11 +1,9 @@
-using SharpCompress.Compressors.LZMA;
-
 namespace Shim.GuestImages.Decompression;
 
 /// <summary>
 /// The .xz container (single stream, any number of blocks) with the filter chains Linux uses: LZMA2, optionally
 /// preceded by the x86 BCJ filter. The index is read first (via the stream footer) so every block's compressed and
-/// uncompressed size is known before anything is allocated; LZMA2 itself is decoded by SharpCompress, BCJ here.
+/// uncompressed size is known before anything is allocated; LZMA2 and BCJ are decoded by our own bounded decoders.
 /// Trailing bytes after the stream (Linux appends a 4-byte size) are tolerated.
 /// </summary>
 internal sealed class XzDecoder(DecompressionOptions options)
@@ -20,7 +18,7 @@ internal sealed class XzDecoder(DecompressionOptions options)
 
     private sealed record BlockFilters(bool X86Bcj, uint BcjStartOffset, byte Lzma2DictionaryProperty);
 
-    public byte[] Decompress(ReadOnlySpan<byte> data, ReadOnlyMemory<byte> memory)
+    public byte[] Decompress(ReadOnlySpan<byte> data)
     {
         var header = ImageBytes.Slice(data, 0, StreamHeaderSize, "xz stream header");
         if (!header[..6].SequenceEqual(HeaderMagic))
@@ -63,7 +61,8 @@ internal sealed class XzDecoder(DecompressionOptions options)
             ImageBytes.Slice(data, compressedStart, checkStart - compressedStart + (ulong)checkSize, field + " data");
 
             var blockOutput = output.AsSpan(outputPosition, (int)record.UncompressedSize);
-            DecodeLzma2(memory.Slice((int)compressedStart, (int)compressedSize), filters, blockOutput, field);
+            Lzma2Decoder.Decode(data.Slice((int)compressedStart, (int)compressedSize), output, outputPosition,
+                outputPosition + blockOutput.Length, DictionarySize(filters.Lzma2DictionaryProperty), field);
             if (filters.X86Bcj)
                 X86BcjDecoder.Decode(blockOutput, filters.BcjStartOffset);
             VerifyCheck(checkType, data.Slice((int)checkStart, checkSize), blockOutput, field);
@@ -169,40 +168,8 @@ internal sealed class XzDecoder(DecompressionOptions options)
         return new BlockFilters(bcj, bcjStart, dictionary.Value);
     }
 
-    private static void DecodeLzma2(ReadOnlyMemory<byte> compressed, BlockFilters filters, Span<byte> output, string field)
-    {
-        // No match can reach further back than the block's own output, so a dictionary larger than that only
-        // wastes memory (and a hostile 4 GiB property would exhaust it).
-        var dictionaryProperty = Math.Min(filters.Lzma2DictionaryProperty, SmallestDictionaryProperty((ulong)output.Length));
-        try
-        {
-            using var input = new EndGuardStream(MemoryStreams.Open(compressed), field);
-            using var lzma = LzmaStream.Create([dictionaryProperty], input, -1, -1, null, true, false);
-            var written = 0;
-            while (written < output.Length)
-            {
-                var read = lzma.Read(output[written..]);
-                if (read == 0)
-                    throw Corrupt(field, $"LZMA2 data ended after {written} of {output.Length} bytes");
-                written += read;
-            }
-            Span<byte> probe = stackalloc byte[1];
-            if (lzma.Read(probe) != 0)
-                throw Corrupt(field, $"LZMA2 data produces more than the {output.Length} bytes the index declares");
-        }
-        catch (Exception e) when (e is not ImageFormatException and not OutOfMemoryException)
-        {
-            throw new ImageFormatException(ImageErrorKind.CorruptCompressedData, field, $"LZMA2 data is corrupt ({e.Message})", e);
-        }
-    }
-
-    private static byte SmallestDictionaryProperty(ulong needed)
-    {
-        for (byte p = 0; p < 40; p++)
-            if (((2UL | (p & 1UL)) << (p / 2 + 11)) >= needed)
-                return p;
-        return 40;
-    }
+    private static uint DictionarySize(byte property) =>
+        property >= 40 ? uint.MaxValue : (2u | (property & 1u)) << (property / 2 + 11);
 
     private static void VerifyCheck(int checkType, ReadOnlySpan<byte> stored, ReadOnlySpan<byte> content, string field)
     {
