@@ -1,0 +1,139 @@
+using Serilog;
+using Shim.Adapters.Contracts;
+using Shim.Adapters.XenPv.Abi;
+using Shim.Adapters.XenPv.Builder;
+using Shim.Adapters.XenPv.Memory;
+using Shim.Adapters.XenPv.Vcpu;
+using Shim.Adapters.XenPv.Xenstore;
+using Shim.Core.Machine;
+using Shim.Core.Memory;
+using Shim.GuestImages.Detection;
+
+namespace Shim.Adapters.XenPv.Domain;
+
+/// <summary>Runs 64-bit Xen-PV guests: builds the domain the way Xen's toolstack does and joins the runtime to the machine.</summary>
+public sealed class XenPvAdapter : IAbiAdapter
+{
+    /// <summary>A PML4 slot of Xen's reserved 256–271 range that no pv64 guest may map (256 is the M2P).</summary>
+    public const int MonitorL4Slot = 270;
+
+    public string Name => "xen-pv";
+
+    public IReadOnlyList<GuestAbi> Abis { get; } = [GuestAbi.XenPv64];
+
+    public IGuestRun Prepare(GuestRunRequest request, IGuestMachineFactory machines)
+    {
+        var logger = request.Logger.ForContext<XenPvAdapter>();
+        if (!Abis.Contains(request.Image.Abi) || request.Image.Xen is not { } xen)
+            throw new GuestBuildException($"not a 64-bit Xen-PV image (detected {request.Image.Abi})");
+        if (request.Vcpus != 1)
+            throw new GuestBuildException($"only 1 vCPU is supported so far (asked for {request.Vcpus})");
+        var build = ToBuildRequest(request, xen);
+        var machine = machines.Create(new GuestMachineOptions
+        {
+            RamBytes = XenDomainBuilder.RequiredMemoryBytes(build),
+            VcpuCount = 1,
+            MonitorL4Slot = MonitorL4Slot,
+            UserSelectorBase = XenSelectors.FlatUserCs32OnPv64,
+        });
+        try
+        {
+            return Build(machine, build, request, logger);
+        }
+        catch
+        {
+            machine.Dispose();
+            throw;
+        }
+    }
+
+    private static XenDomainBuildRequest ToBuildRequest(GuestRunRequest request, Shim.GuestImages.Xen.XenGuestInfo xen) => new()
+    {
+        Width = XenGuestWidth.Pv64,
+        VirtualBase = xen.VirtualBase,
+        Entry = xen.Entry,
+        Segments = [.. request.Image.Segments.Select(s => new XenLoadSegment(s.VirtualAddress, s.Data, s.MemorySize))],
+        MemoryBytes = request.MemoryBytes,
+        HypercallPageVirtualAddress = xen.HypercallPage,
+        InitP2mVirtualAddress = xen.InitP2m,
+        UnmappedInitrd = xen.ModStartPfn,
+        Initrd = request.Initrd ?? ReadOnlyMemory<byte>.Empty,
+        CommandLine = request.CommandLine,
+    };
+
+    private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, ILogger logger)
+    {
+        build = build with { MonitorRootEntries = new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry } };
+        XenDomainBuildResult result;
+        try
+        {
+            result = new XenDomainBuilder(logger).Build(machine.Memory, build);
+        }
+        catch (XenDomainBuildException e)
+        {
+            throw new GuestBuildException(e.Message);
+        }
+        MonitorDescriptorTables.InstallXenFlatSelectors(machine.Monitor);
+        var descriptors = new MonitorDescriptorTables(machine.Monitor, logger);
+
+        XenPvVcpuRuntime? runtime = null;
+        var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
+        var clock = new HostXenClock();
+        runtime = new XenPvVcpuRuntime(
+            new XenPvRuntimeOptions
+            {
+                Domain = new XenDomainOptions
+                {
+                    Width = XenGuestWidth.Pv64,
+                    SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
+                    NrPages = result.Physical.RamFrames,
+                    MaxPages = result.Physical.RamFrames,
+                },
+            },
+            new XenPvRuntimeServices
+            {
+                Memory = machine.Memory,
+                Kicker = new MailboxKicker(machine),
+                VirtualMemoryFactory = vcpu => new PagedGuestVirtualMemory(machine.Memory, XenGuestWidth.Pv64,
+                    () => runtime!.Domain.Vcpus[vcpu].KernelRootFrame, GuestPrivilege.Kernel),
+                Clock = clock,
+                Timers = new MachineTimerScheduler(machine, clock),
+                Console = new TextConsoleSink(request.ConsoleOutput),
+                Logger = logger,
+            });
+        foreach (var (number, handler) in XenMemoryHypercalls.Create(domainMemory))
+            runtime.Dispatcher.Register(number, handler);
+
+        var vcpu0 = runtime.Domain.Vcpus[0];
+        vcpu0.KernelRootFrame = result.Vcpu0.RootFrame;
+        vcpu0.KernelSs = result.Vcpu0.KernelSs;
+        vcpu0.KernelSp = result.Vcpu0.KernelSp;
+        vcpu0.IsUp = true;
+        runtime.AttachDevices(new GuestPhysicalAddress(result.Layout.XenstorePfn << 12), new GuestPhysicalAddress(result.Layout.ConsolePfn << 12),
+            new XenstoreDomainInfo { MemoryKib = request.MemoryBytes >> 10 });
+
+        machine.AttachCodeReader(new GuestPageTableCodeReader(machine.Memory, runtime.Domain));
+        machine.EnterLongMode(0, result.Vcpu0.RootFrame << 12);
+        var state = machine.Vcpus[0];
+        state.Registers = default;
+        state.Registers.Rsi = result.Vcpu0.Rsi;
+        state.MarkRegistersDirty();
+        machine.Monitor.Resume(state, result.Vcpu0.Cs, result.Vcpu0.Ss, result.Vcpu0.Rip, result.Vcpu0.Rsp, result.Vcpu0.Rflags);
+        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, logger);
+        runtime.Start();
+        logger.Information("xen-pv domain built: entry 0x{Entry:x}, {Frames} RAM frames, root frame 0x{Root:x}",
+            result.Vcpu0.Rip, result.Physical.RamFrames, result.Vcpu0.RootFrame);
+        return run;
+    }
+
+    private sealed class MailboxKicker(IGuestMachine machine) : Events.IVcpuKicker
+    {
+        public void Kick(int vcpuId) => machine.Mailbox(vcpuId).Post(new Shim.Core.Events.VirtualEvent(XenPvGuestRun.KickEventSource, 0));
+    }
+
+    /// <summary>Other vCPUs reload CR3 on their next entry; with one vCPU this is the caller's own request.</summary>
+    private sealed class KickingTlbFlushes(Func<XenPvVcpuRuntime> runtime) : ITlbFlushRequests
+    {
+        public void RequestFlush(int vcpuId) => runtime().Domain.Vcpus[vcpuId].RequestTlbFlush();
+    }
+}

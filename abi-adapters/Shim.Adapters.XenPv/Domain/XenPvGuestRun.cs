@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using Serilog;
+using Shim.Adapters.Contracts;
+using Shim.Adapters.XenPv.Memory;
+using Shim.Adapters.XenPv.Vcpu;
+using Shim.Core.Cpu;
+using Shim.Core.Dispatch;
+using Shim.Core.Events;
+using Shim.Core.Exits;
+using Shim.Core.Machine;
+using Shim.Core.Memory;
+using Shim.Core.Monitor;
+using XenTrap = Shim.Adapters.XenPv.Traps.TrapExit;
+
+namespace Shim.Adapters.XenPv.Domain;
+
+/// <summary>
+/// A built Xen-PV domain on one machine: turns the core's exits into runtime calls and the runtime's answers back
+/// into vCPU state and run-loop actions.
+/// </summary>
+internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, IVirtualEventHandler
+{
+    public const int TimerEventSource = 0x58_01;
+    public const int KickEventSource = 0x58_02;
+
+    private const ulong Cr0TaskSwitched = 1UL << 3;
+    private const ulong RflagsInterrupt = 1UL << 9;
+    private const ulong RflagsIopl = 3UL << 12;
+
+    private readonly IGuestMachine _machine;
+    private readonly XenPvVcpuRuntime _runtime;
+    private readonly WritablePageTableEmulator _pageTableWrites;
+    private readonly ConsoleInputPump? _input;
+    private readonly TimeSpan _timeout;
+    private readonly ILogger _logger;
+    private VcpuRunRequest? _endRequest;
+
+    public XenPvGuestRun(IGuestMachine machine, XenPvVcpuRuntime runtime, XenDomainMemory domainMemory, Stream? consoleInput,
+        TimeSpan timeout, ILogger logger)
+    {
+        _machine = machine;
+        _runtime = runtime;
+        _pageTableWrites = new WritablePageTableEmulator(domainMemory);
+        _timeout = timeout;
+        _logger = logger;
+        if (consoleInput is not null)
+            _input = new ConsoleInputPump(consoleInput, () => machine.Mailbox(0).Post(new VirtualEvent(KickEventSource, 0)));
+        machine.Dispatcher.RegisterSyscall(this);
+        for (var vector = 0; vector < 256; vector++)
+            machine.Dispatcher.RegisterTrap(vector, this);
+    }
+
+    public GuestOutcome Run(CancellationToken cancellation)
+    {
+        var runner = _machine.CreateRunner(0, this);
+        var clock = Stopwatch.StartNew();
+        _input?.Start();
+        var stop = runner.Run(new Shim.Core.Run.VcpuRunOptions(_timeout), cancellation);
+        clock.Stop();
+        _runtime.Console?.DrainOutput();
+        var statistics = new RunStatistics(
+            [.. runner.Counters.NonZero().Select(e => (e.Kind.ToString(), e.Count))],
+            [.. _runtime.Dispatcher.Statistics.Snapshot().Where(c => c.Count > 0)],
+            clock.Elapsed);
+        var (end, message) = Describe(stop);
+        return new GuestOutcome(end, message, statistics);
+    }
+
+    public ExitAction Handle(SyscallExit syscall, IVcpuState vcpu)
+    {
+        if (syscall.Entry != SyscallEntry.Syscall64)
+            return ExitAction.StopRun(StopReason.Unhandled, $"{syscall.Entry} from a 64-bit PV guest at rip 0x{syscall.ReturnRip:x}", syscall);
+        var state = CurrentState(vcpu);
+        // SYSCALL left RSP alone and put the return RIP/RFLAGS in RCX/R11. The vCPU now holds the monitor's
+        // selectors; a pv64 guest makes 64-bit SYSCALLs only from Xen's flat CS64/SS in either guest mode.
+        state.Regs.Rip = syscall.ReturnRip;
+        state.Regs.Rflags = syscall.Rflags;
+        state.Cs = XenSelectors.FlatKernelCs64;
+        state.Ss = XenSelectors.FlatKernelSs64;
+        if (TryReadFaultFrameStack(vcpu) is { } guestStack)
+            (state.Regs.Rsp, state.Ss) = guestStack;
+        var request = _runtime.OnSyscall(vcpu.Id, ref state);
+        return Apply(vcpu, ref state, request);
+    }
+
+    public ExitAction Handle(Shim.Core.Exits.TrapExit trap, IVcpuState vcpu)
+    {
+        var state = CurrentState(vcpu);
+        state.Regs.Rip = trap.Frame.Rip;
+        state.Regs.Rsp = trap.Frame.Rsp;
+        state.Regs.Rflags = trap.Frame.Rflags;
+        state.Cs = trap.Frame.Cs;
+        state.Ss = trap.Frame.Ss;
+        var xenVcpu = _runtime.Domain.Vcpus[vcpu.Id];
+        if (trap.Vector == XenTrap.PageFaultVector && xenVcpu.InKernelMode && trap.FaultAddress is { } cr2)
+        {
+            var assist = _runtime.Domain.VmAssist.IsEnabled(VmAssistType.WritablePagetables);
+            if (_pageTableWrites.TryHandle(xenVcpu, cr2, trap.ErrorCode ?? 0, ref state.Regs, assist) == PageTableWriteOutcome.Emulated)
+                return Apply(vcpu, ref state, _runtime.PrepareResume(vcpu.Id, ref state));
+        }
+        var xenTrap = new XenTrap(trap.Vector, trap.ErrorCode.HasValue, (uint)(trap.ErrorCode ?? 0), trap.FaultAddress ?? 0);
+        var request = _runtime.OnTrap(vcpu.Id, ref state, xenTrap);
+        return Apply(vcpu, ref state, request);
+    }
+
+    public void Deliver(VirtualEvent virtualEvent, IVcpuState vcpu)
+    {
+        switch (virtualEvent.Source)
+        {
+            case TimerEventSource:
+                _runtime.OnTimer(vcpu.Id);
+                break;
+        }
+        // Input the ring could not take yet is retried on every tick as well as when more arrives.
+        if (_input is not null && _runtime.Console is { } console)
+            _input.FeedTo(console);
+        // The vCPU sits at a guest boundary here: deliver an upcall the event made pending (Xen's test_guest_events).
+        var state = CurrentState(vcpu);
+        var before = state;
+        var request = _runtime.PrepareResume(vcpu.Id, ref state);
+        if (request.Kind == VcpuRunRequestKind.CrashDomain)
+            _endRequest = request;
+        if (!state.Regs.Equals(before.Regs) || state.Cs != before.Cs || state.Ss != before.Ss)
+            WriteBack(vcpu, ref state);
+    }
+
+    public void Dispose()
+    {
+        _input?.Dispose();
+        _machine.Dispose();
+    }
+
+    private static GuestRegisterState CurrentState(IVcpuState vcpu) => new()
+    {
+        Regs = vcpu.Registers,
+        Cs = vcpu.SpecialRegisters.Cs.Selector,
+        Ss = vcpu.SpecialRegisters.Ss.Selector,
+    };
+
+    /// <summary>
+    /// On KVM-PVM a native SYSCALL arrives as a #PF on the LSTAR stub taken through the monitor's IDT, so RSP is
+    /// the monitor's stack and the guest's RSP/SS are in that #PF frame (error code, RIP, CS, RFLAGS, RSP, SS).
+    /// </summary>
+    private (ulong Rsp, ushort Ss)? TryReadFaultFrameStack(IVcpuState vcpu)
+    {
+        var monitor = _machine.Monitor;
+        var rsp = vcpu.Registers.Rsp;
+        if (rsp < monitor.VirtualBase || rsp + 48 > monitor.VirtualBase + MonitorLayout.Size)
+            return null;
+        var frame = monitor.PhysicalBase + (rsp - monitor.VirtualBase);
+        return (_machine.Memory.Read<ulong>(frame + 32), (ushort)_machine.Memory.Read<ulong>(frame + 40));
+    }
+
+    private ExitAction Apply(IVcpuState vcpu, ref GuestRegisterState state, VcpuRunRequest request)
+    {
+        switch (request.Kind)
+        {
+            case VcpuRunRequestKind.Shutdown:
+                _endRequest = request;
+                return ExitAction.StopRun(StopReason.GuestExited, $"guest shut down ({request.Shutdown})", exitStatus: (int)request.Shutdown);
+            case VcpuRunRequestKind.CrashDomain:
+                _endRequest = request;
+                return ExitAction.StopRun(StopReason.GuestExited, $"domain crashed: {request.CrashReason}");
+        }
+        WriteBack(vcpu, ref state);
+        if (_endRequest is { } pending)
+            return ExitAction.StopRun(StopReason.GuestExited, $"domain crashed: {pending.CrashReason}");
+        return request.Kind is VcpuRunRequestKind.BlockUntilEvent or VcpuRunRequestKind.Poll ? ExitAction.WaitForEvent : ExitAction.Resume;
+    }
+
+    /// <summary>Loads the runtime's view of the vCPU into the real one: registers, root table, segment bases, TS.</summary>
+    private void WriteBack(IVcpuState vcpu, ref GuestRegisterState state)
+    {
+        var xenVcpu = _runtime.Domain.Vcpus[vcpu.Id];
+        var rip = state.Regs.Rip;
+        var rsp = state.Regs.Rsp;
+        // Guest IF/IOPL are virtual in PV: the real flags keep interrupts on and IOPL 0.
+        var rflags = (state.Regs.Rflags | RflagsInterrupt) & ~RflagsIopl;
+        vcpu.Registers = state.Regs;
+        ref var sregs = ref vcpu.SpecialRegisters;
+        var cr3 = xenVcpu.ActiveRootFrame << 12;
+        if (sregs.Cr3 != cr3 || xenVcpu.ConsumeTlbFlushRequest())
+            sregs.Cr3 = cr3;
+        sregs.Fs.Base = xenVcpu.FsBase;
+        sregs.Gs.Base = xenVcpu.ActiveGsBase;
+        sregs.Cr0 = xenVcpu.VirtualCr0Ts ? sregs.Cr0 | Cr0TaskSwitched : sregs.Cr0 & ~Cr0TaskSwitched;
+        vcpu.MarkSpecialRegistersDirty();
+        _machine.Monitor.Resume(vcpu, state.Cs, state.Ss, rip, rsp, rflags);
+    }
+
+    private (GuestEnd End, string Message) Describe(RunStop stop)
+    {
+        if (stop.Reason == StopReason.GuestExited && _endRequest is { } end)
+        {
+            return end.Kind == VcpuRunRequestKind.CrashDomain
+                ? (GuestEnd.Crash, $"domain crashed: {end.CrashReason}")
+                : end.Shutdown switch
+                {
+                    ShutdownReason.Poweroff => (GuestEnd.PowerOff, "guest powered off"),
+                    ShutdownReason.Reboot => (GuestEnd.Reboot, "guest asked to reboot"),
+                    ShutdownReason.Suspend => (GuestEnd.Suspend, "guest suspended"),
+                    ShutdownReason.Watchdog => (GuestEnd.Watchdog, "guest watchdog fired"),
+                    ShutdownReason.Crash => (GuestEnd.Crash, "guest reported a crash"),
+                    _ => (GuestEnd.Failed, $"guest shut down with reason {end.Shutdown}"),
+                };
+        }
+        return stop.Reason switch
+        {
+            StopReason.Timeout => (GuestEnd.Timeout, stop.Message),
+            StopReason.Cancelled => (GuestEnd.Cancelled, stop.Message),
+            StopReason.TripleFault => (GuestEnd.TripleFault, stop.Message),
+            StopReason.InternalError => (GuestEnd.EmulationFailure, stop.Message),
+            _ => (GuestEnd.Failed, stop.Message),
+        };
+    }
+}
