@@ -111,22 +111,7 @@ public sealed class FlatMachine : IDisposable, IGuestCodeReader
     }
 
     public VcpuRunner CreateRunner(IVirtualEventHandler? eventHandler = null) =>
-        new(Vcpu, Dispatcher, Classifier, Mailbox, eventHandler, _logger) { Enrich = AddInstructionBytes };
-
-    /// <summary>Emulation failures name the instruction: up to 15 bytes at CS:RIP, fewer near an unmapped page.</summary>
-    private VmExit AddInstructionBytes(VmExit exit)
-    {
-        if (exit is not InternalErrorExit { InstructionBytes.Length: 0 } error)
-            return exit;
-        var bytes = new byte[15];
-        var rip = error.Rip + Vcpu.SpecialRegisters.Cs.Base;
-        for (var length = bytes.Length; length > 0; length--)
-        {
-            if (TryRead(Vcpu, rip, bytes.AsSpan(0, length)))
-                return error with { InstructionBytes = bytes[..length] };
-        }
-        return exit;
-    }
+        new(Vcpu, Dispatcher, Classifier, Mailbox, eventHandler, _logger) { Enrich = exit => this.WithInstructionBytes(exit, Vcpu) };
 
     public bool TryRead(IVcpuState vcpu, ulong linearAddress, Span<byte> destination)
     {

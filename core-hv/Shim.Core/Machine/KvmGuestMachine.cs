@@ -114,28 +114,12 @@ public sealed class KvmGuestMachine : IGuestMachine
     }
 
     public VcpuRunner CreateRunner(int vcpu, IVirtualEventHandler? eventHandler) =>
-        new(_vcpus[vcpu], Dispatcher, _classifier, _mailboxes[vcpu], eventHandler, _logger) { Enrich = AddInstructionBytes };
+        new(_vcpus[vcpu], Dispatcher, _classifier, _mailboxes[vcpu], eventHandler, _logger) { Enrich = exit => _codeReader?.WithInstructionBytes(exit, _vcpus[vcpu]) ?? exit };
 
     public void Dispose()
     {
         Timers.Dispose();
         _vm.Dispose();
-    }
-
-    /// <summary>Emulation failures name the instruction: up to 15 bytes at CS:RIP, fewer near an unmapped page.</summary>
-    private VmExit AddInstructionBytes(VmExit exit)
-    {
-        if (exit is not InternalErrorExit { InstructionBytes.Length: 0 } error || _codeReader is null)
-            return exit;
-        var vcpu = _vcpus[0];
-        var bytes = new byte[15];
-        var rip = error.Rip + vcpu.SpecialRegisters.Cs.Base;
-        for (var length = bytes.Length; length > 0; length--)
-        {
-            if (_codeReader.TryRead(vcpu, rip, bytes.AsSpan(0, length)))
-                return error with { InstructionBytes = bytes[..length] };
-        }
-        return exit;
     }
 
     private static CpuidLeaf ToLeaf(CpuidEntry entry) =>
