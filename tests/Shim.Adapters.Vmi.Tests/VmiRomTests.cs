@@ -1,3 +1,4 @@
+using Shim.Core.Memory;
 using Xunit;
 using System.Buffers.Binary;
 using System.Text;

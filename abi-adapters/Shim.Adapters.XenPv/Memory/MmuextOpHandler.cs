@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Shim.Adapters.XenPv.Abi;
+using Shim.Core.Memory;
 
 namespace Shim.Adapters.XenPv.Memory;
 

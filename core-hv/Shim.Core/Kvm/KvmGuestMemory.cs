@@ -23,11 +23,6 @@ public sealed class KvmGuestMemory : IGuestMemory
 
     public bool Contains(GuestPhysicalAddress address, ulong length) => Find(address, length) is not null;
 
-    public Span<byte> GetSpan(GuestPhysicalAddress address, int length) =>
-        TryGetSpan(address, length, out var span)
-            ? span
-            : throw new GuestMemoryAccessException(address, (ulong)Math.Max(length, 0), Size);
-
     public unsafe bool TryGetSpan(GuestPhysicalAddress address, int length, out Span<byte> span)
     {
         if (length >= 0 && Find(address, (ulong)length) is { } region)
@@ -37,22 +32,6 @@ public sealed class KvmGuestMemory : IGuestMemory
         }
         span = default;
         return false;
-    }
-
-    public bool TryRead(GuestPhysicalAddress address, Span<byte> destination)
-    {
-        if (!TryGetSpan(address, destination.Length, out var span))
-            return false;
-        span.CopyTo(destination);
-        return true;
-    }
-
-    public bool TryWrite(GuestPhysicalAddress address, ReadOnlySpan<byte> source)
-    {
-        if (!TryGetSpan(address, source.Length, out var span))
-            return false;
-        source.CopyTo(span);
-        return true;
     }
 
     private GuestMemoryRegion? Find(GuestPhysicalAddress address, ulong length)

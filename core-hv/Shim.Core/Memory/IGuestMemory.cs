@@ -12,12 +12,9 @@ public interface IGuestMemory
 
     bool Contains(GuestPhysicalAddress address, ulong length);
 
-    /// <summary>A live view of guest memory. Throws <see cref="GuestMemoryAccessException"/> when out of range.</summary>
-    Span<byte> GetSpan(GuestPhysicalAddress address, int length);
-
+    /// <summary>
+    /// A live view of <paramref name="length"/> bytes, or false when any of them lies outside guest memory. The
+    /// throwing, copying and typed accessors in <see cref="GuestMemoryExtensions"/> are all built on this one.
+    /// </summary>
     bool TryGetSpan(GuestPhysicalAddress address, int length, out Span<byte> span);
-
-    bool TryRead(GuestPhysicalAddress address, Span<byte> destination);
-
-    bool TryWrite(GuestPhysicalAddress address, ReadOnlySpan<byte> source);
 }

@@ -13,13 +13,6 @@ public sealed class ManagedGuestMemory(ulong size) : IGuestMemory
     public bool Contains(GuestPhysicalAddress address, ulong length) =>
         address.Value <= Size && length <= Size - address.Value;
 
-    public Span<byte> GetSpan(GuestPhysicalAddress address, int length)
-    {
-        if (length < 0 || !Contains(address, (ulong)length))
-            throw new GuestMemoryAccessException(address, (ulong)Math.Max(length, 0), Size);
-        return _bytes.AsSpan((int)address.Value, length);
-    }
-
     public bool TryGetSpan(GuestPhysicalAddress address, int length, out Span<byte> span)
     {
         if (length < 0 || !Contains(address, (ulong)length))
@@ -28,22 +21,6 @@ public sealed class ManagedGuestMemory(ulong size) : IGuestMemory
             return false;
         }
         span = _bytes.AsSpan((int)address.Value, length);
-        return true;
-    }
-
-    public bool TryRead(GuestPhysicalAddress address, Span<byte> destination)
-    {
-        if (!TryGetSpan(address, destination.Length, out var span))
-            return false;
-        span.CopyTo(destination);
-        return true;
-    }
-
-    public bool TryWrite(GuestPhysicalAddress address, ReadOnlySpan<byte> source)
-    {
-        if (!TryGetSpan(address, source.Length, out var span))
-            return false;
-        source.CopyTo(span);
         return true;
     }
 }

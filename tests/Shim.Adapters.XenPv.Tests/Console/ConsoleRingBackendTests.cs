@@ -1,6 +1,7 @@
 using Shim.Adapters.XenPv.Console;
 using Shim.Adapters.XenPv.Events;
 using Shim.Adapters.XenPv.Tests.Vcpu;
+using Shim.Core.Memory;
 using Xunit;
 
 namespace Shim.Adapters.XenPv.Tests.Console;

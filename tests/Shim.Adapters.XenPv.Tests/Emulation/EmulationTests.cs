@@ -2,6 +2,7 @@ using Shim.Adapters.XenPv.Emulation;
 using Shim.Adapters.XenPv.Tests.Vcpu;
 using Shim.Adapters.XenPv.Traps;
 using Shim.Adapters.XenPv.Vcpu;
+using Shim.Core.Memory;
 using Xunit;
 
 namespace Shim.Adapters.XenPv.Tests.Emulation;

@@ -3,6 +3,7 @@ using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Console;
 using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Tests.Vcpu;
+using Shim.Core.Memory;
 using Xunit;
 
 namespace Shim.Adapters.XenPv.Tests.Hypercalls;

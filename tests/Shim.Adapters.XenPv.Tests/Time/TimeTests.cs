@@ -5,6 +5,7 @@ using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Tests.Hypercalls;
 using Shim.Adapters.XenPv.Tests.Vcpu;
 using Shim.Adapters.XenPv.Time;
+using Shim.Core.Memory;
 using Xunit;
 
 namespace Shim.Adapters.XenPv.Tests.Time;

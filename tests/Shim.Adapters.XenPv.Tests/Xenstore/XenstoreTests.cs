@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Shim.Adapters.XenPv.Tests.Vcpu;
 using Shim.Adapters.XenPv.Xenstore;
+using Shim.Core.Memory;
 using Xunit;
 
 namespace Shim.Adapters.XenPv.Tests.Xenstore;
