@@ -23,6 +23,7 @@ public sealed class BootProcessRunnerTests
         Assert.Contains("typed-42", m.ConsoleTail);
         Assert.True(m.FirstConsoleByte < m.InitMarker && m.InitMarker <= m.PowerOff, $"{m.FirstConsoleByte} {m.InitMarker} {m.PowerOff}");
         Assert.True(m.PeakResidentKiB > 0, "no memory sample of a process that lived 200 ms");
+        Assert.NotNull(m.CpuTime);
         Assert.Equal(0, m.ExitCode);
     }
 

@@ -13,6 +13,7 @@ public static class BootBenchReport
         Row(output, "first console byte", shim.FirstConsoleByte, qemu.FirstConsoleByte);
         Row(output, "init marker", shim.InitMarker, qemu.InitMarker);
         Row(output, "power-off (process exit)", shim.PowerOff, qemu.PowerOff);
+        Row(output, "CPU time (user+sys, sampled)", shim.CpuTime, qemu.CpuTime);
         Row(output, "peak RSS (VmHWM)", Mib(shim.PeakResidentKiB), Mib(qemu.PeakResidentKiB));
         Row(output, "VMM resident beyond guest RAM", Mib(shim.PeakBeyondGuestRamKiB), Mib(qemu.PeakBeyondGuestRamKiB));
         Row(output, "exits (Shim --stats)", shim.Statistics?.TotalExits.ToString(CultureInfo.InvariantCulture), "n/a");

@@ -28,6 +28,9 @@ public sealed record BootMeasurement
     /// <summary>Largest sampled VmRSS minus the resident part of the guest-RAM mapping: what the VMM itself costs.</summary>
     public long? PeakBeyondGuestRamKiB { get; init; }
 
+    /// <summary>User + system CPU time, last sample before exit (at most one sample interval short).</summary>
+    public TimeSpan? CpuTime { get; init; }
+
     public RunStatistics? Statistics { get; init; }
 
     /// <summary>The marker line as the guest printed it (uname, vCPUs, free memory).</summary>

@@ -36,7 +36,7 @@ public sealed class BootProcessRunner(BootScript script)
             var stderr = Task.Run(() => ReadLines(process.StandardError, stderrLines));
             var stdout = Task.Run(() => console.Consume(process.StandardOutput.BaseStream));
             bool exited;
-            using (var sampler = new ProcessMemorySampler(process.Id, target.GuestRamBytes, script.SampleInterval))
+            using (var sampler = new ProcessResourceSampler(process.Id, target.GuestRamBytes, script.SampleInterval))
             {
                 exited = WaitForExit(process, script.Timeout, cancellation);
                 var elapsedAtExit = clock.Elapsed;
@@ -64,6 +64,7 @@ public sealed class BootProcessRunner(BootScript script)
                         TimedOut = !exited,
                         PeakResidentKiB = sampler.PeakResidentKiB,
                         PeakBeyondGuestRamKiB = sampler.PeakBeyondGuestRamKiB,
+                        CpuTime = sampler.CpuTime,
                         Statistics = RunStatistics.Parse(stderrLines),
                         MarkerLine = console.MarkerLine,
                         ConsoleTail = console.Tail(script.ConsoleTailLines),

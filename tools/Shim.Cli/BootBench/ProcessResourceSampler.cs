@@ -3,11 +3,12 @@ using System.Globalization;
 namespace Shim.Cli.BootBench;
 
 /// <summary>
-/// Samples a running process's memory from /proc on its own thread. VmHWM is the kernel's peak RSS, so the last
+/// Samples a running process's CPU time and memory from /proc on its own thread. CPU time matters on a shared host,
+/// where wall time mostly measures the other load. VmHWM is the kernel's peak RSS, so the last
 /// sample before exit is at most one interval stale. Guest RAM is the anonymous mapping whose size is the guest's RAM
 /// (QEMU's pc.ram, Shim's KVM memory slot); its resident part is subtracted to get what the VMM itself uses.
 /// </summary>
-public sealed class ProcessMemorySampler : IDisposable
+public sealed class ProcessResourceSampler : IDisposable
 {
     // A VMM may round its RAM mapping up (alignment, a monitor page); anything this close counts as guest RAM.
     private const long GuestRamSlackKiB = 16 << 10;
@@ -18,7 +19,7 @@ public sealed class ProcessMemorySampler : IDisposable
     private readonly Thread _thread;
     private volatile bool _stopping;
 
-    public ProcessMemorySampler(int pid, ulong guestRamBytes, TimeSpan interval)
+    public ProcessResourceSampler(int pid, ulong guestRamBytes, TimeSpan interval)
     {
         _pid = pid;
         _guestRamKiB = (long)(guestRamBytes >> 10);
@@ -29,6 +30,9 @@ public sealed class ProcessMemorySampler : IDisposable
 
     public long? PeakResidentKiB { get; private set; }
     public long? PeakBeyondGuestRamKiB { get; private set; }
+
+    /// <summary>User + system CPU time of all threads at the last sample.</summary>
+    public TimeSpan? CpuTime { get; private set; }
 
     public void Dispose()
     {
@@ -47,8 +51,10 @@ public sealed class ProcessMemorySampler : IDisposable
     {
         string status;
         string smaps;
+        string stat;
         try
         {
+            stat = File.ReadAllText($"/proc/{_pid}/stat");
             status = File.ReadAllText($"/proc/{_pid}/status");
             smaps = File.ReadAllText($"/proc/{_pid}/smaps");
         }
@@ -59,9 +65,22 @@ public sealed class ProcessMemorySampler : IDisposable
         if (StatusKiB(status, "VmHWM:") is not { } peak || StatusKiB(status, "VmRSS:") is not { } resident)
             return false;
         PeakResidentKiB = Math.Max(PeakResidentKiB ?? 0, peak);
+        CpuTime = StatCpuTime(stat) ?? CpuTime;
         var beyond = resident - GuestRamResidentKiB(smaps);
         PeakBeyondGuestRamKiB = Math.Max(PeakBeyondGuestRamKiB ?? 0, beyond);
         return true;
+    }
+
+    // /proc/PID/stat: "pid (comm) state ..." with utime and stime the 12th and 13th fields after the command name,
+    // in USER_HZ ticks (100 per second on x86 Linux). comm may contain spaces, hence the search for the last ')'.
+    private static TimeSpan? StatCpuTime(string stat)
+    {
+        var fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 12
+               && long.TryParse(fields[11], NumberStyles.None, CultureInfo.InvariantCulture, out var user)
+               && long.TryParse(fields[12], NumberStyles.None, CultureInfo.InvariantCulture, out var system)
+            ? TimeSpan.FromMilliseconds((user + system) * 10)
+            : null;
     }
 
     private static long? StatusKiB(string status, string key)
