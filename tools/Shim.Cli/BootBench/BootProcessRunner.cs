@@ -88,11 +88,17 @@ public sealed class BootProcessRunner(BootScript script)
         }
     }
 
+    // Only the end matters (the --stats block, the last error), so a chatty process cannot grow this without bound.
     private static void ReadLines(StreamReader reader, List<string> lines)
     {
+        const int keep = 500;
         while (reader.ReadLine() is { } line)
             lock (lines)
+            {
                 lines.Add(line);
+                if (lines.Count > 2 * keep)
+                    lines.RemoveRange(0, keep);
+            }
     }
 
     /// <summary>Reads the console byte by byte (a prompt has no newline) and reacts to the marker line.</summary>
