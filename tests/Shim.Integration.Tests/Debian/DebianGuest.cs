@@ -13,6 +13,8 @@ internal static class DebianGuest
     private static readonly Lazy<string> Cache = new(Fetch, LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly Lazy<string> BuiltInitramfs = new(BuildInitramfs, LazyThreadSafetyMode.ExecutionAndPublication);
 
+    public static string CacheRoot => Cache.Value;
+
     public static string CloudKernel =>
         Directory.GetFiles(Path.Combine(Cache.Value, "kernels"), "vmlinuz-*-cloud-amd64").Single();
 
