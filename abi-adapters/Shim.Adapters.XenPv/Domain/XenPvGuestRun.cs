@@ -179,7 +179,11 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         vcpu.Registers = state.Regs;
         ref var sregs = ref vcpu.SpecialRegisters;
         var cr3 = xenVcpu.ActiveRootFrame << 12;
-        if (sregs.Cr3 != cr3 || xenVcpu.ConsumeTlbFlushRequest())
+        // Page-table entries written by the VMM bypass KVM's write tracking, and reloading an unchanged CR3 flushes
+        // nothing: only dropping KVM's cached translations makes the guest see them.
+        if (xenVcpu.ConsumeTlbFlushRequest())
+            _machine.InvalidateTranslations();
+        if (sregs.Cr3 != cr3)
             sregs.Cr3 = cr3;
         sregs.Fs.Base = xenVcpu.FsBase;
         sregs.Gs.Base = xenVcpu.ActiveGsBase;

@@ -59,6 +59,27 @@ public sealed class KvmVirtualMachine : IDisposable
         return region;
     }
 
+    /// <summary>
+    /// Deletes and re-adds every memory slot with the same backing. KVM then drops all shadow page tables, so
+    /// guest page-table entries the VMM changed behind the guest's back are re-read on the next access.
+    /// </summary>
+    public unsafe void ReregisterMemory()
+    {
+        foreach (var region in Memory.Regions)
+        {
+            var request = new UserspaceMemoryRegion { Slot = (uint)region.Slot };
+            _fd.Ioctl(KvmIoctl.SetUserMemoryRegion, (nint)(&request), $"KVM_SET_USER_MEMORY_REGION (delete {region.Name})");
+            request = new UserspaceMemoryRegion
+            {
+                Slot = (uint)region.Slot,
+                GuestPhysicalAddress = region.Start.Value,
+                MemorySize = region.Size,
+                UserspaceAddress = (ulong)region.Host,
+            };
+            _fd.Ioctl(KvmIoctl.SetUserMemoryRegion, (nint)(&request), $"KVM_SET_USER_MEMORY_REGION ({region.Name})");
+        }
+    }
+
     /// <param name="useSyncRegs">Use KVM_CAP_SYNC_REGS when the host has it (false forces GET/SET ioctls per exit).</param>
     public KvmVcpu CreateVcpu(int id, bool useSyncRegs = true)
     {

@@ -45,5 +45,8 @@ public interface IGuestMachine : IDisposable
     /// <summary>Lets the monitor and diagnostics read guest code through the guest's own page tables.</summary>
     void AttachCodeReader(IGuestCodeReader reader);
 
+    /// <summary>Makes KVM forget every cached translation (shadow page tables included); call with no vCPU running.</summary>
+    void InvalidateTranslations();
+
     VcpuRunner CreateRunner(int vcpu, IVirtualEventHandler? eventHandler);
 }

@@ -113,6 +113,8 @@ public sealed class KvmGuestMachine : IGuestMachine
         Monitor.CodeReader = reader;
     }
 
+    public void InvalidateTranslations() => _vm.ReregisterMemory();
+
     public VcpuRunner CreateRunner(int vcpu, IVirtualEventHandler? eventHandler) =>
         new(_vcpus[vcpu], Dispatcher, _classifier, _mailboxes[vcpu], eventHandler, _logger) { Enrich = exit => _codeReader?.WithInstructionBytes(exit, _vcpus[vcpu]) ?? exit };
 
