@@ -2,6 +2,7 @@ using Serilog;
 using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
+using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Memory;
 using Shim.Adapters.XenPv.Vcpu;
 using Shim.Adapters.XenPv.Xenstore;
@@ -88,6 +89,13 @@ public sealed class XenPvAdapter : IAbiAdapter
                     SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
                     NrPages = result.Physical.RamFrames,
                     MaxPages = result.Physical.RamFrames,
+                },
+                // Machine frames are VM frames here: the M2P describes every one the guest can be handed.
+                MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries },
+                GrantTable = new GrantTableOptions
+                {
+                    FirstFrame = result.Physical.FirstGrantFrame,
+                    MaxFrames = (uint)result.Physical.GrantFrameCount,
                 },
             },
             new XenPvRuntimeServices
