@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Shim.Adapters.XenPv.Time;
 using Shim.Core.Events;
 using Shim.Core.Machine;
@@ -7,31 +6,57 @@ namespace Shim.Adapters.XenPv.Domain;
 
 /// <summary>
 /// Xen system time = nanoseconds since the domain was built, on the same monotonic clock the core's timers use,
-/// so a Xen timer deadline converts to a core timer deadline by adding the start time.
+/// so a Xen timer deadline converts to a core timer deadline by adding the start time. The guest reads its TSC
+/// natively, so pvclock must describe the real guest TSC: its rate and one (TSC, time) pair are calibrated at
+/// build time from the vCPU's IA32_TSC and the monotonic clock, and later samples follow that line.
 /// </summary>
 internal sealed class HostXenClock : IXenClock
 {
-    /// <summary>The guest TSC is modelled at 1 GHz from the monotonic clock until the host TSC rate is exposed by the core.</summary>
-    private const ulong ModelledTscHz = 1_000_000_000;
+    private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(10);
 
-    public HostXenClock() => StartNanoseconds = SystemMonotonicClock.Instance.NowNanoseconds;
+    private readonly long _anchorNanoseconds;
+    private readonly ulong _anchorTsc;
+
+    /// <param name="readGuestTsc">Reads the guest's current TSC (IA32_TSC of vCPU 0).</param>
+    public HostXenClock(Func<ulong> readGuestTsc)
+    {
+        StartNanoseconds = SystemMonotonicClock.Instance.NowNanoseconds;
+        (_anchorNanoseconds, _anchorTsc) = PairedReading(readGuestTsc);
+        Thread.Sleep(CalibrationInterval);
+        var (nanoseconds, tsc) = PairedReading(readGuestTsc);
+        var elapsed = (ulong)Math.Max(1, nanoseconds - _anchorNanoseconds);
+        TscFrequencyHz = (ulong)((UInt128)(tsc - _anchorTsc) * 1_000_000_000UL / elapsed);
+        if (TscFrequencyHz == 0)
+            throw new InvalidOperationException("the guest TSC does not advance");
+    }
 
     public long StartNanoseconds { get; }
 
-    public ulong TscFrequencyHz => ModelledTscHz;
+    public ulong TscFrequencyHz { get; }
 
     public bool TscStable => true;
 
     public ClockSample Sample()
     {
-        var now = (ulong)(SystemMonotonicClock.Instance.NowNanoseconds - StartNanoseconds);
-        return new ClockSample(now, now);
+        var monotonic = SystemMonotonicClock.Instance.NowNanoseconds;
+        var sinceAnchor = (ulong)Math.Max(0, monotonic - _anchorNanoseconds);
+        var tsc = _anchorTsc + (ulong)((UInt128)sinceAnchor * TscFrequencyHz / 1_000_000_000UL);
+        return new ClockSample(tsc, (ulong)(monotonic - StartNanoseconds));
     }
 
     public (long Seconds, uint Nanoseconds) WallClockNow()
     {
         var ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
         return (ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
+    }
+
+    /// <summary>A TSC reading and the monotonic time halfway through the read.</summary>
+    private static (long Nanoseconds, ulong Tsc) PairedReading(Func<ulong> readGuestTsc)
+    {
+        var before = SystemMonotonicClock.Instance.NowNanoseconds;
+        var tsc = readGuestTsc();
+        var after = SystemMonotonicClock.Instance.NowNanoseconds;
+        return (before + (after - before) / 2, tsc);
     }
 }
 

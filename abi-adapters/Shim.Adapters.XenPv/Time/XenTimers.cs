@@ -133,6 +133,8 @@ public sealed class XenTimers
                 timer.NextPeriodic = now + timer.PeriodNs;
                 fired = true;
             }
+            // The host timer that got here is spent, even if it fired a little early and nothing expired yet.
+            timer.Armed = 0;
             Rearm(vcpu);
         }
         if (fired)
