@@ -14,34 +14,27 @@ internal sealed class HostXenClock : IXenClock
 {
     private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(10);
 
-    private readonly long _anchorNanoseconds;
-    private readonly ulong _anchorTsc;
+    private readonly TscTimeline _tsc;
 
     /// <param name="readGuestTsc">Reads the guest's current TSC (IA32_TSC of vCPU 0).</param>
     public HostXenClock(Func<ulong> readGuestTsc)
     {
         StartNanoseconds = SystemMonotonicClock.Instance.NowNanoseconds;
-        (_anchorNanoseconds, _anchorTsc) = PairedReading(readGuestTsc);
+        var first = Read(readGuestTsc);
         Thread.Sleep(CalibrationInterval);
-        var (nanoseconds, tsc) = PairedReading(readGuestTsc);
-        var elapsed = (ulong)Math.Max(1, nanoseconds - _anchorNanoseconds);
-        TscFrequencyHz = (ulong)((UInt128)(tsc - _anchorTsc) * 1_000_000_000UL / elapsed);
-        if (TscFrequencyHz == 0)
-            throw new InvalidOperationException("the guest TSC does not advance");
+        _tsc = TscTimeline.FromReadings(first, Read(readGuestTsc));
     }
 
     public long StartNanoseconds { get; }
 
-    public ulong TscFrequencyHz { get; }
+    public ulong TscFrequencyHz => _tsc.FrequencyHz;
 
     public bool TscStable => true;
 
     public ClockSample Sample()
     {
         var monotonic = SystemMonotonicClock.Instance.NowNanoseconds;
-        var sinceAnchor = (ulong)Math.Max(0, monotonic - _anchorNanoseconds);
-        var tsc = _anchorTsc + (ulong)((UInt128)sinceAnchor * TscFrequencyHz / 1_000_000_000UL);
-        return new ClockSample(tsc, (ulong)(monotonic - StartNanoseconds));
+        return new ClockSample(_tsc.TscAt(monotonic), (ulong)(monotonic - StartNanoseconds));
     }
 
     public (long Seconds, uint Nanoseconds) WallClockNow()
@@ -50,13 +43,13 @@ internal sealed class HostXenClock : IXenClock
         return (ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
     }
 
-    /// <summary>A TSC reading and the monotonic time halfway through the read.</summary>
-    private static (long Nanoseconds, ulong Tsc) PairedReading(Func<ulong> readGuestTsc)
+    /// <summary>A TSC reading paired with the monotonic time halfway through the read.</summary>
+    private static TscReading Read(Func<ulong> readGuestTsc)
     {
         var before = SystemMonotonicClock.Instance.NowNanoseconds;
         var tsc = readGuestTsc();
         var after = SystemMonotonicClock.Instance.NowNanoseconds;
-        return (before + (after - before) / 2, tsc);
+        return new TscReading(before + (after - before) / 2, tsc);
     }
 }
 
