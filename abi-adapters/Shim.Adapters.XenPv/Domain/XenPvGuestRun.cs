@@ -31,6 +31,8 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private readonly XenPvVcpuRuntime _runtime;
     private readonly WritablePageTableEmulator _pageTableWrites;
     private readonly MachineToPhysReadEmulator? _machineToPhysReads;
+    private readonly XenPageTableManager _pageTables;
+    private long _invalidatedRevision;
     private readonly ConsoleInputPump? _input;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
@@ -42,6 +44,8 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         _machine = machine;
         _runtime = runtime;
         _pageTableWrites = new WritablePageTableEmulator(domainMemory);
+        _pageTables = domainMemory.PageTables;
+        _invalidatedRevision = _pageTables.Revision; // the builder's tables were written before KVM saw any of them
         if (domainMemory.MachineToPhys is { } m2p)
             _machineToPhysReads = new MachineToPhysReadEmulator(m2p, MachPhysMapping.For(domainMemory.Width, m2p.EntryCount));
         _timeout = timeout;
@@ -190,9 +194,13 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         ref var sregs = ref vcpu.SpecialRegisters;
         var cr3 = xenVcpu.ActiveRootFrame << 12;
         // Page-table entries written by the VMM bypass KVM's write tracking, and reloading an unchanged CR3 flushes
-        // nothing: only dropping KVM's cached translations makes the guest see them.
-        if (xenVcpu.ConsumeTlbFlushRequest())
+        // nothing: only dropping KVM's cached translations makes the guest see them. That costs milliseconds on a
+        // busy host, so it is done only when page tables changed since the last time.
+        if (xenVcpu.ConsumeTlbFlushRequest() && _pageTables.Revision != _invalidatedRevision)
+        {
+            _invalidatedRevision = _pageTables.Revision;
             _machine.InvalidateTranslations();
+        }
         if (sregs.Cr3 != cr3)
             sregs.Cr3 = cr3;
         sregs.Fs.Base = xenVcpu.FsBase;

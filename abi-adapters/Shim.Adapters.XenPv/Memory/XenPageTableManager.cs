@@ -18,6 +18,7 @@ public sealed class XenPageTableManager
 
     private readonly IGuestMemory _memory;
     private readonly XenMemoryOptions _options;
+    private long _revision;
 
     public XenPageTableManager(IGuestMemory memory, XenFrameTable frames, XenMemoryOptions options)
     {
@@ -32,6 +33,12 @@ public sealed class XenPageTableManager
     }
 
     public XenFrameTable Frames { get; }
+
+    /// <summary>
+    /// Changes whenever this manager may have written page-table memory. The VMM's writes bypass KVM's tracking of
+    /// guest page tables, so the run loop compares revisions to know when KVM's cached translations must be dropped.
+    /// </summary>
+    public long Revision => Interlocked.Read(ref _revision);
 
     public XenGuestWidth Width => _options.Width;
 
@@ -410,6 +417,9 @@ public sealed class XenPageTableManager
         }
     }
 
-    private Span<ulong> Table(ulong frame) =>
-        MemoryMarshal.Cast<byte, ulong>(_memory.GetSpan(GuestPhysicalAddress.FromFrame(frame), 4096));
+    private Span<ulong> Table(ulong frame)
+    {
+        Interlocked.Increment(ref _revision);
+        return MemoryMarshal.Cast<byte, ulong>(_memory.GetSpan(GuestPhysicalAddress.FromFrame(frame), 4096));
+    }
 }
