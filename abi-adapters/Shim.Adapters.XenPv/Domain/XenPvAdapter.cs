@@ -18,6 +18,8 @@ public sealed class XenPvAdapter : IAbiAdapter
     /// <summary>A PML4 slot of Xen's reserved 256–271 range that no pv64 guest may map (256 is the M2P).</summary>
     public const int MonitorL4Slot = 270;
 
+    private const uint GuestTscMsr = 0x10; // IA32_TIME_STAMP_COUNTER
+
     public string Name => "xen-pv";
 
     public IReadOnlyList<GuestAbi> Abis { get; } = [GuestAbi.XenPv64];
@@ -83,7 +85,7 @@ public sealed class XenPvAdapter : IAbiAdapter
 
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
-        var clock = new HostXenClock();
+        var clock = new HostXenClock(() => machine.GetMsr(0, GuestTscMsr));
         runtime = new XenPvVcpuRuntime(
             new XenPvRuntimeOptions
             {
@@ -94,7 +96,8 @@ public sealed class XenPvAdapter : IAbiAdapter
                     NrPages = result.Physical.RamFrames,
                     MaxPages = result.Physical.RamFrames,
                 },
-                // The builder reserved these frames above RAM; the guest may map exactly those, no more.
+                // Machine frames are VM frames here: the M2P describes every one the guest can be handed.
+                MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries },
                 GrantTable = new GrantTableOptions
                 {
                     FirstFrame = result.Physical.FirstGrantFrame,
