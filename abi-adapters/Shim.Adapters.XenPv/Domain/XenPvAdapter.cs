@@ -99,7 +99,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                     MaxPages = result.Physical.RamFrames,
                 },
                 // Machine frames are VM frames here: the M2P describes every one the guest can be handed.
-                MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries },
+                MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries, MachphysMapping = result.MachPhysMapping },
                 GrantTable = new GrantTableOptions
                 {
                     FirstFrame = result.Physical.FirstGrantFrame,
