@@ -34,6 +34,8 @@ public sealed class VmiAdapter(VmiAdapterOptions? options = null) : IAbiAdapter
     /// <summary>The guest is entered as a boot loader leaves a kernel: protected mode (PE, ET), paging off.</summary>
     private const uint ProtectedModeCr0 = 0x11;
 
+    private static readonly int[] SoftwareInterruptVectors = [3, 4, 0x80];
+
     private readonly VmiAdapterOptions _options = options ?? new VmiAdapterOptions();
 
     public string Name => "vmi";
@@ -119,6 +121,9 @@ public sealed class VmiAdapter(VmiAdapterOptions? options = null) : IAbiAdapter
     {
         machine.Dispatcher.Ports.Register(Serial16550.Com1, Serial16550.PortCount, new Serial16550(console));
         machine.Dispatcher.Ports.Register(NativePowerOffPort.Port, 4, powerOff);
+        // Software interrupts Linux lets any ring raise (int $3, int $0x80) must pass the monitor's own gate check.
+        foreach (var vector in SoftwareInterruptVectors)
+            machine.Monitor.SetGateDpl(vector, 3);
         for (var port = 0; port < Serial16550.PortCount; port++)
             machine.Monitor.AllowGuestPort((ushort)(Serial16550.Com1 + port));
         for (var port = 0; port < 4; port++)

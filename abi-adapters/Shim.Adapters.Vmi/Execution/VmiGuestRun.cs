@@ -57,6 +57,7 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
     private long? _alarmTimer;
     private ulong _alarmGeneration;
     private bool _timerPending;
+    private bool _timerWiredToApic;
     private string? _deliveryFailure;
     private (GuestEnd End, string Message)? _end;
 
@@ -153,6 +154,8 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
         if (virtualEvent.Source != AlarmEventSource || virtualEvent.Payload != _alarmGeneration)
             return; // an alarm cancelled or replaced after this event was posted
         _timerPending = true;
+        _timerWiredToApic = _parts.Timer.Alarm is { WiredToLocalApicTimer: true };
+        _parts.Timer.OnAlarmFired();
         DeliverPendingInterrupt(vcpu);
     }
 
@@ -248,7 +251,7 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
 
     private int? TimerVector()
     {
-        if (_parts.Timer.Alarm is not { WiredToLocalApicTimer: true })
+        if (!_timerWiredToApic)
             return Irq0Vector;
         var lvt = _parts.Router.ApicRegister(VmiCallRouter.ApicLvtTimer);
         return (lvt & LvtMasked) != 0 || (lvt & 0xFF) < 16 ? null : (int)(lvt & 0xFF);

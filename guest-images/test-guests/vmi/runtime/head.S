@@ -91,7 +91,7 @@ native_rdtsc:
 
         ENTRY   timer_entry, timer_interrupt, 0
         ENTRY   page_fault_entry, page_fault, 1
-        ENTRY   breakpoint_entry, breakpoint, 0
+        ENTRY   invalid_opcode_entry, invalid_opcode, 0
 
 interrupt_return:
 663:    call    *pv_ops + 4 * 33

@@ -103,8 +103,6 @@ void printf(const char *format, ...)
     va_start(args, format);
     for (const char *p = format; *p; p++) {
         if (*p != '%') {
-            if (*p == '\n')
-                serial_putc('\r');
             serial_putc(*p);
             continue;
         }

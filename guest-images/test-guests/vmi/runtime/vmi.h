@@ -111,9 +111,9 @@ void vmi_set_lazy_mode(u32 mode);
 /* Interrupt entries (head.S) and the C handlers a guest defines for them. */
 void timer_entry(void);
 void page_fault_entry(void);
-void breakpoint_entry(void);
+void invalid_opcode_entry(void);
 void timer_interrupt(struct frame *f);
 void page_fault(struct frame *f);
-void breakpoint(struct frame *f);
+void invalid_opcode(struct frame *f);
 
 void kmain(void) __attribute__((noreturn));
