@@ -50,9 +50,6 @@ public sealed class VmiDescriptorMirror(MicroMonitor monitor, IGuestLinearMemory
             monitor.InstallDescriptor(index, Compress(raw));
     }
 
-    /// <summary>A selector's RPL as the guest kernel may write it (0) mapped to the ring it really runs in.</summary>
-    public static ushort ToRealSelector(ushort selector) => (selector & 3) == 0 && (selector & ~3) != 0 ? (ushort)(selector | KernelRing) : selector;
-
     public static SegmentDescriptor Compress(ulong raw)
     {
         if ((raw & CodeOrDataBit) == 0)
