@@ -15,6 +15,7 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
     private readonly object _gate = new();
     private readonly Dictionary<long, Entry> _timers = [];
     private long _nextId;
+    private long _scheduleCount;
     private Thread? _thread;
     private bool _stopping;
 
@@ -26,6 +27,7 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
         {
             var entry = new Entry(++_nextId, target, virtualEvent, periodNanoseconds) { DueNanoseconds = dueNanoseconds };
             _timers.Add(entry.Id, entry);
+            _scheduleCount++;
             System.Threading.Monitor.PulseAll(_gate);
             return entry.Id;
         }
@@ -85,11 +87,17 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
     {
         while (true)
         {
+            long scheduledBefore;
+            lock (_gate)
+                scheduledBefore = _scheduleCount;
             var next = Poll();
             lock (_gate)
             {
                 if (_stopping)
                     return;
+                // A timer scheduled while Poll ran pulsed nobody: poll again rather than sleep past it.
+                if (_scheduleCount != scheduledBefore)
+                    continue;
                 var waitNanoseconds = next is { } due ? due - clock.NowNanoseconds : long.MaxValue;
                 if (waitNanoseconds > 0)
                     System.Threading.Monitor.Wait(_gate, waitNanoseconds == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromTicks(Math.Max(1, waitNanoseconds / 100)));
