@@ -96,6 +96,7 @@ public sealed class VmiAdapter(VmiAdapterOptions? options = null) : IAbiAdapter
             Descriptors = descriptors,
             PowerOff = powerOff,
             RomPresent = romPresent,
+            Msrs = new VmiMsrEmulator(linear),
         };
 
         AttachDevices(machine, request.ConsoleOutput, powerOff);

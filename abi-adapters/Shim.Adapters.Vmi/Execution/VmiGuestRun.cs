@@ -24,6 +24,7 @@ internal sealed record VmiGuestParts
     public required VmiShadowPageTables Shadow { get; init; }
     public required VmiDescriptorMirror Descriptors { get; init; }
     public required NativePowerOffPort PowerOff { get; init; }
+    public required VmiMsrEmulator Msrs { get; init; }
     public required bool RomPresent { get; init; }
 }
 
@@ -108,7 +109,7 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
         if (!entry.IsInit && entry.Call == VmiCall.Iret)
             return Iret(vcpu);
         if (!entry.IsInit && entry.Call == VmiCall.Sysexit)
-            return Fail("SYSEXIT refused: the shim keeps no virtual SYSENTER MSRs, so it cannot know the user selectors");
+            return SysExit(vcpu);
 
         var paging = PagingState();
         ref var registers = ref vcpu.Registers;
@@ -140,6 +141,9 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
                 return ExitAction.Resume;
             }
         }
+        if (trap.Vector == TrapExit.GeneralProtection && trap.ErrorCode == 0 && trap.Frame.Cpl == VmiDescriptorMirror.KernelRing
+            && TryEmulateMsr(trap, vcpu))
+            return ExitAction.Resume;
         if (Cpu.Idtr.Limit == 0)
             return Fail($"guest {TrapNames.Describe(trap)} before it loaded an IDT");
         _guestExceptions++;
@@ -236,6 +240,29 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
         return _deliveryFailure is { } failure ? Fail(failure) : ExitAction.Resume;
     }
 
+    private ExitAction SysExit(IVcpuState vcpu)
+    {
+        var context = CurrentContext(vcpu);
+        ref var registers = ref vcpu.Registers;
+        var outcome = _parts.Frames.SysExit((uint)registers.Rdx, (uint)registers.Rcx, _parts.Msrs.GuestSysenterCs, ref context);
+        if (outcome.Kind == VmiCallOutcomeKind.Refused)
+            return Fail($"VMI call Sysexit refused: {outcome.Reason}");
+        if (ResumeGuest(vcpu, context) is { } problem)
+            return Fail($"SYSEXIT: {problem}");
+        DeliverPendingInterrupt(vcpu);
+        return _deliveryFailure is { } failure ? Fail(failure) : ExitAction.Resume;
+    }
+
+    private bool TryEmulateMsr(TrapExit trap, IVcpuState vcpu)
+    {
+        var registers = vcpu.Registers;
+        if (!_parts.Msrs.TryEmulate((uint)trap.Frame.Rip, ref registers))
+            return false;
+        vcpu.Registers = registers;
+        _machine.Monitor.ResumeFrame(vcpu, trap.Frame with { Rip = registers.Rip });
+        return true;
+    }
+
     /// <summary>Injects the pending timer interrupt if the guest's virtual IF allows it; failures end the run at the next exit.</summary>
     private void DeliverPendingInterrupt(IVcpuState vcpu)
     {
@@ -321,6 +348,8 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
                 calls.Add((((VmiCall)call).ToString(), _callCounts[call]));
         if (_timerInterrupts > 0)
             calls.Add(("(timer interrupts delivered)", _timerInterrupts));
+        if (_parts.Msrs.Emulated > 0)
+            calls.Add(("(RDMSR/WRMSR emulated)", _parts.Msrs.Emulated));
         if (_guestExceptions > 0)
             calls.Add(("(exceptions delivered)", _guestExceptions));
         calls.Add(("(shadow rebuilds)", _parts.Shadow.Rebuilds));

@@ -45,6 +45,7 @@ _start:
         PVOP    vmi_irq_disable, 30
         PVOP    vmi_save_fl, 31
         PVOP    vmi_restore_fl, 32
+        PVOP    vmi_sysexit, 34
         PVOP    vmi_halt, 35
         PVOP    vmi_shutdown, 37
         PVOP    vmi_set_pxe, 38
@@ -102,6 +103,16 @@ interrupt_return:
         .short  0
         .popsection
         ud2                             /* the VMI IRET never returns */
+
+/* enter_user_iret(eip, esp): an outer-ring IRET frame for Linux's user selectors (0x73/0x7b), IF on. */
+        .globl  enter_user_iret
+enter_user_iret:
+        pushl   $0x7b
+        pushl   %edx
+        pushl   $0x202
+        pushl   $0x73
+        pushl   %eax
+        jmp     interrupt_return
 
         .globl  native_iret
 native_iret:

@@ -89,6 +89,7 @@ void vmi_irq_enable(void);
 void vmi_irq_disable(void);
 u32 vmi_save_fl(void);
 void vmi_restore_fl(u32 flags);
+void vmi_sysexit(u32 unused, u32 user_eip, u32 user_esp) __attribute__((noreturn));
 void vmi_halt(void);
 void vmi_shutdown(void) __attribute__((noreturn));
 void vmi_set_pxe(u32 value, u32 *entry, u32 flags);
@@ -107,6 +108,8 @@ void vmi_set_alarm(u32 flags, u64 expiry, u64 period);
 u32 vmi_cancel_alarm(u32 flags);
 u64 vmi_get_wallclock(void);
 void vmi_set_lazy_mode(u32 mode);
+
+void enter_user_iret(u32 user_eip, u32 user_esp) __attribute__((noreturn));
 
 /* Interrupt entries (head.S) and the C handlers a guest defines for them. */
 void timer_entry(void);
