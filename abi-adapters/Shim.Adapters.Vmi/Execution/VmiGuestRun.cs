@@ -87,8 +87,10 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
             CallStatistics(),
             clock.Elapsed);
         var (end, message) = Describe(stop);
-        _logger.Information("vmi guest ended: {End} ({Message}); {Exits} exits, {Rebuilds} shadow rebuilds, {Timer} timer interrupts in {Elapsed}",
-            end, message, statistics.TotalExits, _parts.Shadow.Rebuilds, _timerInterrupts, clock.Elapsed);
+        _logger.Information("vmi guest ended: {End} ({Message}); {Exits} exits, {Calls} VMI calls, {Rebuilds} shadow rebuilds, " +
+            "{Timer} timer interrupts, {Exceptions} exceptions delivered, {Msrs} MSR accesses emulated in {Elapsed}",
+            end, message, statistics.TotalExits, statistics.TotalCalls, _parts.Shadow.Rebuilds, _timerInterrupts, _guestExceptions,
+            _parts.Msrs.Emulated, clock.Elapsed);
         return new GuestOutcome(end, message, statistics);
     }
 
@@ -346,13 +348,6 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
         for (var call = 0; call < _callCounts.Length; call++)
             if (_callCounts[call] > 0)
                 calls.Add((((VmiCall)call).ToString(), _callCounts[call]));
-        if (_timerInterrupts > 0)
-            calls.Add(("(timer interrupts delivered)", _timerInterrupts));
-        if (_parts.Msrs.Emulated > 0)
-            calls.Add(("(RDMSR/WRMSR emulated)", _parts.Msrs.Emulated));
-        if (_guestExceptions > 0)
-            calls.Add(("(exceptions delivered)", _guestExceptions));
-        calls.Add(("(shadow rebuilds)", _parts.Shadow.Rebuilds));
         return calls;
     }
 

@@ -31,6 +31,9 @@ public sealed class VmiGuestTests
         var console = new StringWriter();
 
         var outcome = Run(kvm, guestCase, console);
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{name}: {outcome.Statistics.TotalExits} exits ({string.Join(", ", outcome.Statistics.Exits.Select(e => $"{e.Kind} {e.Count}"))}), " +
+            $"{outcome.Statistics.TotalCalls} VMI calls, {outcome.Statistics.WallTime.TotalMilliseconds:0} ms");
 
         Assert.Equal(VmiTestGuests.Expected(guestCase), console.ToString());
         Assert.True(guestCase.End == outcome.End, $"{name}: ended {outcome.End} ({outcome.Message}), expected {guestCase.End}");
