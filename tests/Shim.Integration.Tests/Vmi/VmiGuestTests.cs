@@ -64,6 +64,16 @@ public sealed class VmiGuestTests
     }
 
     [Fact]
+    public void MemoryTooSmallForAVmiGuestIsAnImageErrorOnOneLine()
+    {
+        KvmHost.Open().Dispose();
+        var (code, _, error) = Shim("run", "--memory", "1M", VmiTestGuests.PathOf("vmi-hello"));
+
+        Assert.Equal(ExitCodes.ImageError, code);
+        Assert.Equal("shim: error: vmi: memory 0x100000 must be a multiple of 4 KiB between 2 MiB and 3 GiB\n", error);
+    }
+
+    [Fact]
     public void ShimInspectReportsVmiCapability()
     {
         var (code, output, error) = Shim("inspect", VmiTestGuests.PathOf("vmi-paging"));
