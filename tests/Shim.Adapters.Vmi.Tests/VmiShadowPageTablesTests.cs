@@ -148,4 +148,64 @@ public sealed class VmiShadowPageTablesTests
         Assert.Equal(0x9000UL, Walk(0xFFC0_0000).PhysicalAddress);
         Assert.False(Walk(0xFFE0_0000).IsTranslated);
     }
+
+    [Fact]
+    public void A_changed_leaf_entry_is_patched_in_every_place_its_table_is_mapped()
+    {
+        // One page table at 0x2000 mapped at 0 and at 0xC0000000 (Linux's identity + PAGE_OFFSET aliasing).
+        Put32(0x1000, 0x2000 | 0x3);
+        Put32(0x1000 + 0x300 * 4, 0x2000 | 0x3);
+        Put32(0x2000 + 700 * 4, 0x5000 | 0x3);
+        _cpu.Cr3 = 0x1000;
+        _cpu.Cr0 = Paging;
+        _shadow.Rebuild(_cpu);
+
+        Put32(0x2000 + 700 * 4, 0x6000 | 0x1);
+        Assert.True(_shadow.TryUpdateEntry(0x2000 + 700 * 4));
+        _shadow.SwitchRoot();
+
+        foreach (var alias in new ulong[] { 0, 0xC000_0000 })
+        {
+            var walk = Walk(alias + 700 * 4096 + 4);
+            Assert.Equal(0x6004UL, walk.PhysicalAddress);
+            Assert.False(walk.Writable);
+        }
+        Assert.Equal(1, _shadow.Rebuilds);
+    }
+
+    [Fact]
+    public void Directory_entries_need_a_rebuild_and_unused_pages_change_nothing()
+    {
+        Put32(0x1000, 0x2000 | 0x3);
+        Put32(0x2000, 0x5000 | 0x3);
+        _cpu.Cr3 = 0x1000;
+        _cpu.Cr0 = Paging;
+        _shadow.Rebuild(_cpu);
+
+        Assert.False(_shadow.TryUpdateEntry(0x1000 + 4));
+        Put32(0x8000, 0x9000 | 0x3);
+        Assert.True(_shadow.TryUpdateEntry(0x8000));
+        Assert.Equal(0x5000UL, Walk(0).PhysicalAddress);
+        Assert.False(Walk(0x40_0000).IsTranslated);
+    }
+
+    [Fact]
+    public void A_removed_pae_entry_disappears_from_the_shadow()
+    {
+        Put64(0x1000, 0x3000 | 0x1);
+        Put64(0x3000, 0x4000 | 0x3);
+        Put64(0x4000 + 5 * 8, 0x7000 | 0x3);
+        _cpu.Cr3 = 0x1000;
+        _cpu.Cr4 = Pae;
+        _cpu.Cr0 = Paging;
+        _shadow.Rebuild(_cpu);
+        Assert.True(Walk(0x5000).IsTranslated);
+
+        Put64(0x4000 + 5 * 8, 0);
+        Assert.True(_shadow.TryUpdateEntry(0x4000 + 5 * 8));
+        _shadow.SwitchRoot();
+
+        Assert.False(Walk(0x5000).IsTranslated);
+        Assert.False(_shadow.TryUpdateEntry(0x3000)); // the directory itself
+    }
 }

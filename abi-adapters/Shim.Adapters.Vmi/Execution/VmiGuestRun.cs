@@ -87,9 +87,9 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
             CallStatistics(),
             clock.Elapsed);
         var (end, message) = Describe(stop);
-        _logger.Information("vmi guest ended: {End} ({Message}); {Exits} exits, {Calls} VMI calls, {Rebuilds} shadow rebuilds, " +
+        _logger.Information("vmi guest ended: {End} ({Message}); {Exits} exits, {Calls} VMI calls, {Rebuilds} shadow rebuilds, {Patched} entries patched, " +
             "{Timer} timer interrupts, {Exceptions} exceptions delivered, {Msrs} MSR accesses emulated in {Elapsed}",
-            end, message, statistics.TotalExits, statistics.TotalCalls, _parts.Shadow.Rebuilds, _timerInterrupts, _guestExceptions,
+            end, message, statistics.TotalExits, statistics.TotalCalls, _parts.Shadow.Rebuilds, _parts.Shadow.EntryUpdates, _timerInterrupts, _guestExceptions,
             _parts.Msrs.Emulated, clock.Elapsed);
         return new GuestOutcome(end, message, statistics);
     }
@@ -121,9 +121,10 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
             return Fail($"VMI call {entry} refused: {outcome.Reason}");
         if (!entry.IsInit && AfterCall(entry.Call, ref registers) is { } problem)
             return Fail(problem);
-        if (PagingState() != paging && outcome.Kind == VmiCallOutcomeKind.Resume)
+        var newAddressSpace = PagingState() != paging;
+        if (newAddressSpace && outcome.Kind == VmiCallOutcomeKind.Resume)
             outcome = new VmiCallOutcome(VmiCallOutcomeKind.ResyncAddressSpace);
-        return Apply(outcome, vcpu);
+        return Apply(outcome, vcpu, newAddressSpace);
     }
 
     public ExitAction Handle(TrapExit trap, IVcpuState vcpu)
@@ -138,7 +139,7 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
             // Deferred page-table updates are flushed by a fault (VMI spec 2.0); retry before blaming the guest.
             if (_parts.Mmu.PendingUpdates.Count > 0 || _parts.Mmu.ShadowRebuildNeeded)
             {
-                Resync(vcpu);
+                Resync(vcpu, newAddressSpace: false);
                 _machine.Monitor.ResumeFrame(vcpu, trap.Frame);
                 return ExitAction.Resume;
             }
@@ -203,12 +204,12 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
         return null;
     }
 
-    private ExitAction Apply(VmiCallOutcome outcome, IVcpuState vcpu)
+    private ExitAction Apply(VmiCallOutcome outcome, IVcpuState vcpu, bool newAddressSpace)
     {
         switch (outcome.Kind)
         {
             case VmiCallOutcomeKind.ResyncAddressSpace:
-                Resync(vcpu);
+                Resync(vcpu, newAddressSpace);
                 return ExitAction.Resume;
             case VmiCallOutcomeKind.DeliverPendingInterrupts:
                 DeliverPendingInterrupt(vcpu);
@@ -310,12 +311,27 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
         return null;
     }
 
-    private void Resync(IVcpuState vcpu)
+    /// <summary>
+    /// Brings the shadow up to date: a rebuild for a new address space (CR3, paging mode) or when a queued update
+    /// touched a directory level; otherwise the queued leaf entries are patched in place. Either way the root changes.
+    /// </summary>
+    private void Resync(IVcpuState vcpu, bool newAddressSpace)
     {
-        _parts.Shadow.Rebuild(Cpu);
+        if (newAddressSpace || _parts.Mmu.ShadowRebuildNeeded || !TryPatchQueuedEntries())
+            _parts.Shadow.Rebuild(Cpu);
+        else
+            _parts.Shadow.SwitchRoot();
         _parts.Mmu.MarkShadowSynchronised();
         vcpu.SpecialRegisters.Cr3 = _parts.Shadow.Root;
         vcpu.MarkSpecialRegistersDirty();
+    }
+
+    private bool TryPatchQueuedEntries()
+    {
+        foreach (var update in _parts.Mmu.PendingUpdates)
+            if (_parts.Linear.Translate(update.EntryPointer) is not { } entry || !_parts.Shadow.TryUpdateEntry(entry.Value))
+                return false;
+        return true;
     }
 
     private (bool Paging, uint Cr3, uint Cr4) PagingState() => ((Cpu.Cr0 & Cr0Paging) != 0, Cpu.Cr3, Cpu.Cr4 & Cr4PagingBits);

@@ -11,7 +11,9 @@ namespace Shim.Adapters.Vmi.Execution;
 /// the guest can neither name nor write them, and every frame a guest entry names is checked against guest RAM
 /// (entries naming anything else are left out, so a stray access faults instead of reaching host memory).
 /// Each <see cref="Rebuild"/> writes a fresh copy and alternates between two root pages, so the CR3 the vCPU is
-/// given always changes and the hypervisor drops whatever translations it cached for the old tables.
+/// given always changes and the hypervisor drops whatever translations it cached for the old tables. A changed
+/// leaf entry (the common page-table notification) is patched in place by <see cref="TryUpdateEntry"/> instead;
+/// both roots name the same lower levels, so switching roots is then enough to flush.
 /// </summary>
 public sealed class VmiShadowPageTables
 {
@@ -37,6 +39,9 @@ public sealed class VmiShadowPageTables
     private readonly ulong _ramBytes;
     private readonly int _monitorSlot;
     private readonly ulong _monitorEntry;
+    private readonly Dictionary<ulong, List<LeafMirror>> _leafMirrors = [];
+    private readonly HashSet<ulong> _directoryPages = [];
+    private bool _pae;
     private int _l1Used;
     private int _activeRoot;
 
@@ -57,29 +62,68 @@ public sealed class VmiShadowPageTables
 
     public long Rebuilds { get; private set; }
 
+    public long EntryUpdates { get; private set; }
+
     /// <summary>Rewrites the shadow from the guest's current CR0/CR3/CR4 and tables and switches to the other root.</summary>
     public void Rebuild(VmiVirtualCpu cpu)
     {
         _activeRoot ^= 1;
-        ClearPages(_activeRoot, 1);
         ClearPages(2, 1 + L2Pages);
         ClearPages(FirstL1Page, _l1Used);
         _l1Used = 0;
+        _leafMirrors.Clear();
+        _directoryPages.Clear();
+        _pae = false;
 
-        var root = PageAddress(_activeRoot);
         var l3 = PageAddress(2);
-        _memory.Write(root, PageTableEntry.Make(l3.Value, (PageFlags)TableFlags));
-        _memory.Write(root + (ulong)_monitorSlot * 8, _monitorEntry);
+        foreach (var root in new[] { PageAddress(0), PageAddress(1) })
+        {
+            _memory.Write(root, PageTableEntry.Make(l3.Value, (PageFlags)TableFlags));
+            _memory.Write(root + (ulong)_monitorSlot * 8, _monitorEntry);
+        }
         for (var gib = 0; gib < L2Pages; gib++)
             _memory.Write(l3 + (ulong)gib * 8, PageTableEntry.Make(PageAddress(3 + gib).Value, (PageFlags)TableFlags));
 
         if ((cpu.Cr0 & Cr0Paging) == 0)
             MapIdentity();
         else if ((cpu.Cr4 & Cr4Pae) != 0)
+        {
+            _pae = true;
             MirrorPae(cpu.Cr3 & ~0x1Fu);
+        }
         else
             MirrorTwoLevel(cpu.Cr3 & ~0xFFFu, (cpu.Cr4 & Cr4Pse) != 0);
         Rebuilds++;
+    }
+
+    /// <summary>Switches to the other (equivalent) root: a new CR3 for the vCPU, which drops cached translations.</summary>
+    public void SwitchRoot() => _activeRoot ^= 1;
+
+    /// <summary>
+    /// Brings one changed guest entry (at guest-physical <paramref name="entryAddress"/>) into the shadow; the caller
+    /// then calls <see cref="SwitchRoot"/>. False when the entry belongs to a directory level of the current tables: that changes the structure,
+    /// so the caller must <see cref="Rebuild"/>. An entry in a page the current tables do not use changes nothing.
+    /// </summary>
+    public bool TryUpdateEntry(ulong entryAddress)
+    {
+        var page = entryAddress & ~(PageSize - 1);
+        if (_directoryPages.Contains(page))
+            return false;
+        if (_leafMirrors.TryGetValue(page, out var mirrors))
+        {
+            var entrySize = _pae ? 8UL : 4UL;
+            var index = (int)((entryAddress - page) / entrySize);
+            foreach (var mirror in mirrors)
+            {
+                if (index < mirror.FirstGuestIndex || index >= mirror.FirstGuestIndex + 512)
+                    continue;
+                var shadowEntry = mirror.Shadow + (ulong)(index - mirror.FirstGuestIndex) * 8;
+                _memory.Write(shadowEntry, _pae ? ShadowLeafPae(_memory.Read<ulong>(new GuestPhysicalAddress(page + (ulong)index * 8)))
+                    : ShadowLeafTwoLevel(_memory.Read<uint>(new GuestPhysicalAddress(page + (ulong)index * 4))));
+            }
+        }
+        EntryUpdates++;
+        return true;
     }
 
     private void MapIdentity()
@@ -90,6 +134,7 @@ public sealed class VmiShadowPageTables
 
     private void MirrorTwoLevel(uint directory, bool pse)
     {
+        _directoryPages.Add(directory);
         for (uint index = 0; index < 1024; index++)
         {
             if (!TryReadGuest32(directory + index * 4, out var pde) || (pde & Present) == 0)
@@ -110,11 +155,8 @@ public sealed class VmiShadowPageTables
             {
                 var l1 = AllocateL1();
                 for (uint entry = 0; entry < 512; entry++)
-                {
-                    var pte = (ulong)_memory.Read<uint>(new GuestPhysicalAddress(table + (half * 512 + entry) * 4));
-                    if ((pte & Present) != 0 && InRam(pte & 0xFFFF_F000, PageSize))
-                        _memory.Write(l1 + entry * 8UL, (pte & 0xFFFF_F000) | (pte & LeafFlagMask & ~LargePage));
-                }
+                    _memory.Write(l1 + entry * 8UL, ShadowLeafTwoLevel(_memory.Read<uint>(new GuestPhysicalAddress(table + (half * 512 + entry) * 4))));
+                RecordLeaf(table, new LeafMirror(l1, (int)half * 512));
                 WriteL2(l2Index + half, l1.Value | (pde & 0x7) | PageTableEntry.Accessed);
             }
         }
@@ -124,11 +166,13 @@ public sealed class VmiShadowPageTables
     {
         for (uint gib = 0; gib < 4; gib++)
         {
+            _directoryPages.Add(pdpt & ~(uint)(PageSize - 1));
             if (!TryReadGuest64(pdpt + gib * 8, out var pdpte) || (pdpte & Present) == 0)
                 continue;
             var directory = pdpte & PageTableEntry.AddressMask;
             if (!InRam(directory, PageSize))
                 continue;
+            _directoryPages.Add(directory);
             for (ulong index = 0; index < 512; index++)
             {
                 var pde = _memory.Read<ulong>(new GuestPhysicalAddress(directory + index * 8));
@@ -147,15 +191,31 @@ public sealed class VmiShadowPageTables
                     continue;
                 var l1 = AllocateL1();
                 for (ulong entry = 0; entry < 512; entry++)
-                {
-                    var pte = _memory.Read<ulong>(new GuestPhysicalAddress(table + entry * 8));
-                    var frame = pte & PageTableEntry.AddressMask;
-                    if ((pte & Present) != 0 && InRam(frame, PageSize))
-                        _memory.Write(l1 + entry * 8, frame | (pte & ((LeafFlagMask & ~LargePage) | PageTableEntry.NoExecute)));
-                }
+                    _memory.Write(l1 + entry * 8, ShadowLeafPae(_memory.Read<ulong>(new GuestPhysicalAddress(table + entry * 8))));
+                RecordLeaf(table, new LeafMirror(l1, 0));
                 WriteL2(l2Index, l1.Value | (pde & (0x7 | PageTableEntry.NoExecute)) | PageTableEntry.Accessed);
             }
         }
+    }
+
+    /// <summary>A 4 KiB leaf entry as the shadow holds it; 0 (not present) for absent entries and frames outside RAM.</summary>
+    private ulong ShadowLeafTwoLevel(uint pte)
+    {
+        ulong frame = pte & 0xFFFF_F000;
+        return (pte & Present) != 0 && InRam(frame, PageSize) ? frame | (pte & LeafFlagMask & ~LargePage) : 0;
+    }
+
+    private ulong ShadowLeafPae(ulong pte)
+    {
+        var frame = pte & PageTableEntry.AddressMask;
+        return (pte & Present) != 0 && InRam(frame, PageSize) ? frame | (pte & ((LeafFlagMask & ~LargePage) | PageTableEntry.NoExecute)) : 0;
+    }
+
+    private void RecordLeaf(ulong guestTable, LeafMirror mirror)
+    {
+        if (!_leafMirrors.TryGetValue(guestTable, out var mirrors))
+            _leafMirrors[guestTable] = mirrors = [];
+        mirrors.Add(mirror);
     }
 
     private GuestPhysicalAddress AllocateL1()
@@ -187,4 +247,7 @@ public sealed class VmiShadowPageTables
         if (count > 0)
             _memory.GetSpan(PageAddress(first), (int)((ulong)count * PageSize)).Clear();
     }
+
+    /// <summary>A shadow L1 page mirroring guest entries [FirstGuestIndex, FirstGuestIndex + 512) of one guest page table.</summary>
+    private readonly record struct LeafMirror(GuestPhysicalAddress Shadow, int FirstGuestIndex);
 }
