@@ -3,7 +3,6 @@ using Shim.Adapters.Contracts;
 using Shim.Adapters.Vmi.Calls;
 using Shim.Adapters.Vmi.Execution;
 using Shim.Adapters.Vmi.Rom;
-using Shim.Core.Cpu;
 using Shim.Core.Devices;
 using Shim.Core.Events;
 using Shim.Core.Machine;
@@ -28,7 +27,7 @@ public sealed class VmiAdapter(VmiAdapterOptions? options = null) : IAbiAdapter
     /// <summary>Linux's i386 __USER_CS; KVM-PVM derives natively run user selectors from it.</summary>
     public const ushort UserCodeSelector = 0x73;
     public const ulong MinimumMemoryBytes = 2UL << 20;
-    /// <summary>RAM ends below the 4 GiB a 32-bit guest can address, leaving room for the ROM hole rule of thumb.</summary>
+    /// <summary>RAM stays well below 4 GiB, all a 32-bit guest can address (and below where a PC puts its PCI hole).</summary>
     public const ulong MaximumMemoryBytes = 3UL << 30;
 
     /// <summary>The guest is entered as a boot loader leaves a kernel: protected mode (PE, ET), paging off.</summary>

@@ -180,12 +180,15 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
             case VmiCall.SetGdt:
                 return _parts.Descriptors.MirrorTable(Cpu.Gdtr, out var problem) ? null : problem;
             case VmiCall.WriteGdtEntry when (uint)registers.Rax == Cpu.Gdtr.Base:
+            {
                 // The handler already stored the entry; mirror what the guest table now holds.
                 Span<byte> raw = stackalloc byte[8];
                 var index = (uint)registers.Rdx;
-                return _parts.Linear.TryRead(Cpu.Gdtr.Base + index * 8, raw)
-                    ? MirrorOne((int)index, BitConverter.ToUInt64(raw))
-                    : $"WriteGDTEntry: GDT entry {index} is not readable";
+                if (!_parts.Linear.TryRead(Cpu.Gdtr.Base + index * 8, raw))
+                    return $"WriteGDTEntry: GDT entry {index} is not readable";
+                _parts.Descriptors.MirrorEntry((int)index, BitConverter.ToUInt64(raw));
+                return null;
+            }
             case VmiCall.SetAlarm:
             case VmiCall.CancelAlarm:
                 ProgramAlarm();
@@ -196,12 +199,6 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
             default:
                 return null;
         }
-    }
-
-    private string? MirrorOne(int index, ulong raw)
-    {
-        _parts.Descriptors.MirrorEntry(index, raw);
-        return null;
     }
 
     private ExitAction Apply(VmiCallOutcome outcome, IVcpuState vcpu, bool newAddressSpace)

@@ -164,9 +164,9 @@ public sealed class VmiShadowPageTables
 
     private void MirrorPae(uint pdpt)
     {
+        _directoryPages.Add(pdpt & ~(PageSize - 1));
         for (uint gib = 0; gib < 4; gib++)
         {
-            _directoryPages.Add(pdpt & ~(uint)(PageSize - 1));
             if (!TryReadGuest64(pdpt + gib * 8, out var pdpte) || (pdpte & Present) == 0)
                 continue;
             var directory = pdpte & PageTableEntry.AddressMask;
