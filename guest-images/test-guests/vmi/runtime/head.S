@@ -28,11 +28,19 @@ _start:
         .endm
 
         PVOP    vmi_set_gdt, 3
+        PVOP    vmi_set_ldt, 4
         PVOP    vmi_set_idt, 5
+        PVOP    vmi_set_tr, 6
+        PVOP    vmi_get_gdt, 7
+        PVOP    vmi_get_ldt, 8
+        PVOP    vmi_get_idt, 9
+        PVOP    vmi_get_tr, 10
         PVOP    vmi_write_gdt_entry, 11
+        PVOP    vmi_write_ldt_entry, 12
         PVOP    vmi_write_idt_entry, 13
         PVOP    vmi_update_kernel_stack, 14
         PVOP    vmi_set_cr0, 15
+        PVOP    vmi_set_cr2, 16
         PVOP    vmi_set_cr3, 17
         PVOP    vmi_set_cr4, 18
         PVOP    vmi_get_cr0, 19
@@ -40,13 +48,17 @@ _start:
         PVOP    vmi_get_cr3, 21
         PVOP    vmi_get_cr4, 22
         PVOP    vmi_wbinvd, 23
+        PVOP    vmi_set_dr, 24
+        PVOP    vmi_get_dr, 25
         PVOP    vmi_rdtsc, 27
+        PVOP    vmi_clts, 28
         PVOP    vmi_irq_enable, 29
         PVOP    vmi_irq_disable, 30
         PVOP    vmi_save_fl, 31
         PVOP    vmi_restore_fl, 32
         PVOP    vmi_sysexit, 34
         PVOP    vmi_halt, 35
+        PVOP    vmi_reboot, 36
         PVOP    vmi_shutdown, 37
         PVOP    vmi_set_pxe, 38
         PVOP    vmi_set_pxe_long, 39
@@ -55,6 +67,8 @@ _start:
         PVOP    vmi_release_page, 45
         PVOP    vmi_inval_page, 46
         PVOP    vmi_flush_tlb, 47
+        PVOP    vmi_set_linear_mapping, 48
+        PVOP    vmi_set_iopl_mask, 61
         PVOP    vmi_apic_write, 63
         PVOP    vmi_apic_read, 64
         PVOP    vmi_io_delay, 65
@@ -63,6 +77,7 @@ _start:
         PVOP    vmi_set_alarm, 68
         PVOP    vmi_cancel_alarm, 69
         PVOP    vmi_get_wallclock, 70
+        PVOP    vmi_wallclock_updated, 71
         PVOP    vmi_set_lazy_mode, 73
 
 /* Native versions of the operations VMI may leave native (relocation type NONE). */
