@@ -230,11 +230,14 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
     private ExitAction Iret(IVcpuState vcpu)
     {
         var context = CurrentContext(vcpu);
+        var fromCpl = context.Cpl;
         var outcome = _parts.Frames.Iret(ref context);
         if (outcome.Kind == VmiCallOutcomeKind.Refused)
             return Fail($"VMI call Iret refused: {outcome.Reason}");
         if (ResumeGuest(vcpu, context) is { } problem)
             return Fail($"IRET: {problem}");
+        if (context.Cpl > fromCpl)
+            NullSegmentsAbove(vcpu, context.Cpl);
         if (outcome.Kind == VmiCallOutcomeKind.DeliverPendingInterrupts)
             DeliverPendingInterrupt(vcpu);
         return _deliveryFailure is { } failure ? Fail(failure) : ExitAction.Resume;
@@ -261,6 +264,27 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
         vcpu.Registers = registers;
         _machine.Monitor.ResumeFrame(vcpu, trap.Frame with { Rip = registers.Rip });
         return true;
+    }
+
+    /// <summary>
+    /// What IRET does on a return to an outer ring: data segment registers the new ring may not use (DPL below its
+    /// CPL, except conforming code) become null, so user code cannot keep using kernel segments.
+    /// </summary>
+    private static void NullSegmentsAbove(IVcpuState vcpu, int cpl)
+    {
+        ref var sregs = ref vcpu.SpecialRegisters;
+        NullIfPrivileged(ref sregs.Ds, cpl);
+        NullIfPrivileged(ref sregs.Es, cpl);
+        NullIfPrivileged(ref sregs.Fs, cpl);
+        NullIfPrivileged(ref sregs.Gs, cpl);
+        vcpu.MarkSpecialRegistersDirty();
+    }
+
+    private static void NullIfPrivileged(ref SegmentRegister segment, int cpl)
+    {
+        const byte ConformingCode = 0xC;
+        if (segment.Unusable == 0 && segment.Dpl < cpl && (segment.Type & ConformingCode) != ConformingCode)
+            segment = new SegmentRegister { Unusable = 1 };
     }
 
     /// <summary>Injects the pending timer interrupt if the guest's virtual IF allows it; failures end the run at the next exit.</summary>

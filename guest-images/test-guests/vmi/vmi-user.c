@@ -21,7 +21,7 @@ static int returns_from_user;
 
 extern char user_code_iret[], user_code_sysexit[];
 __asm__(".pushsection .text\n"
-        "user_code_iret:\n\tmov $0x7b, %ax\n\tmov %ax, %ds\n\tmov %ax, %es\n\tmov $0x1234, %eax\n\tud2\n"
+        "user_code_iret:\n\tmov %fs, %ebx\n\tmov $0x7b, %ax\n\tmov %ax, %ds\n\tmov %ax, %es\n\tmov $0x1234, %eax\n\tud2\n"
         "user_code_sysexit:\n\tmov $0x5678, %eax\n\tud2\n"
         ".popsection");
 
@@ -46,6 +46,7 @@ void invalid_opcode(struct frame *f)
     u16 cs = read_cs();
     printf("back in the kernel (cs 0x%x) from user cs 0x%x ss 0x%x: eax 0x%x\n", cs, f->cs, outer[1], f->eax);
     if (++returns_from_user == 1) {
+        printf("kernel %%fs seen by user code after IRET: 0x%x\n", f->ebx);
         printf("entering user mode with SYSEXIT\n");
         vmi_sysexit(0, (u32)user_code_sysexit, (u32)user_stack + sizeof user_stack);
     }
