@@ -111,7 +111,8 @@ public sealed class VmiAdapter(VmiAdapterOptions? options = null) : IAbiAdapter
         sregs.Ds = sregs.Es = sregs.Fs = sregs.Gs = data;
         vcpu.MarkSpecialRegistersDirty();
         vcpu.Registers = default;
-        machine.Monitor.Resume(vcpu, VmiDescriptorMirror.BootCodeSelector, VmiDescriptorMirror.BootDataSelector, entry, 0, 0x200);
+        machine.Monitor.Resume(vcpu, VmiDescriptorMirror.BootCodeSelector, VmiDescriptorMirror.BootDataSelector, entry, 0,
+            VmiGuestRun.RealRflags(0, VmiDescriptorMirror.KernelRing, ioplMask: 0));
         logger.Information("vmi guest built: entry 0x{Entry:x}, {Ram} MiB RAM, ROM {Rom}", entry, machine.RamBytes >> 20,
             romPresent ? $"at 0x{VmiRom.PhysicalBase:x}" : "absent");
         return run;
@@ -124,13 +125,6 @@ public sealed class VmiAdapter(VmiAdapterOptions? options = null) : IAbiAdapter
         // Software interrupts Linux lets any ring raise (int $3, int $0x80) must pass the monitor's own gate check.
         foreach (var vector in SoftwareInterruptVectors)
             machine.Monitor.SetGateDpl(vector, 3);
-        for (var port = 0; port < Serial16550.PortCount; port++)
-            machine.Monitor.AllowGuestPort((ushort)(Serial16550.Com1 + port));
-        for (var port = 0; port < 4; port++)
-        {
-            machine.Monitor.AllowGuestPort((ushort)(GatePort + port));
-            machine.Monitor.AllowGuestPort((ushort)(NativePowerOffPort.Port + port));
-        }
     }
 
     private static void LoadSegments(GuestDescriptor image, IGuestMemory ram)

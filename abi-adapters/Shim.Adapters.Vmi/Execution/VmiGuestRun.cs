@@ -321,14 +321,24 @@ internal sealed class VmiGuestRun : IGuestRun, IGateHandler, ITrapHandler, IVirt
         return new VmiGuestContext((uint)regs.Rip, sregs.Cs.Selector, (uint)regs.Rflags, (uint)regs.Rsp, sregs.Ss.Selector);
     }
 
-    /// <summary>Loads a guest context; the real IF stays on and IOPL 0 (both are virtual for a VMI kernel).</summary>
+    /// <summary>
+    /// The RFLAGS the vCPU really runs with. IF is virtual for a VMI kernel, so the real one stays on. IOPL is real
+    /// and decides port access: IOPL 1 gives the ring-1 kernel every port (the TSS bitmap stays all-deny), so ring-3
+    /// code faults on port I/O into the guest kernel — unless the kernel granted user IOPL 3 with SetIOPLMask.
+    /// </summary>
+    public static ulong RealRflags(uint guestEflags, int cpl, uint ioplMask)
+    {
+        var iopl = cpl == 3 && ioplMask == RflagsIopl ? RflagsIopl : (ulong)VmiDescriptorMirror.KernelRing << 12;
+        return (((ulong)guestEflags | RflagsInterrupt) & ~RflagsIopl) | iopl;
+    }
+
+    /// <summary>Loads a guest context with its real RFLAGS.</summary>
     private string? ResumeGuest(IVcpuState vcpu, VmiGuestContext context)
     {
         var code = _machine.Monitor.ReadDescriptor(context.Cs);
         if ((context.Cs & ~3) == 0 || !code.Present || !code.IsCodeOrData || (code.Type & 0x8) == 0 || code.Long || code.Dpl != context.Cpl)
             return $"CS 0x{context.Cs:x4} names no present 32-bit code descriptor of DPL {context.Cpl}";
-        var rflags = ((ulong)context.Eflags | RflagsInterrupt) & ~RflagsIopl;
-        _machine.Monitor.Resume(vcpu, context.Cs, context.Ss, context.Eip, context.Esp, rflags);
+        _machine.Monitor.Resume(vcpu, context.Cs, context.Ss, context.Eip, context.Esp, RealRflags(context.Eflags, context.Cpl, Cpu.IoplMask));
         return null;
     }
 

@@ -22,7 +22,7 @@ static int returns_from_user;
 extern char user_code_iret[], user_code_sysexit[];
 __asm__(".pushsection .text\n"
         "user_code_iret:\n\tmov %fs, %ebx\n\tmov $0x7b, %ax\n\tmov %ax, %ds\n\tmov %ax, %es\n\tmov $0x1234, %eax\n\tud2\n"
-        "user_code_sysexit:\n\tmov $0x5678, %eax\n\tud2\n"
+        "user_code_sysexit:\n\toutb %al, $0xf4\n\tmov $0x5678, %eax\n\tud2\n"
         ".popsection");
 
 static u64 flat_descriptor(u32 type_dpl) /* base 0, limit 4 GiB, 32-bit, page granular */
@@ -36,6 +36,15 @@ static u64 rdmsr(u32 index)
     u32 low, high;
     __asm__ volatile("rdmsr" : "=a"(low), "=d"(high) : "c"(index));
     return (u64)high << 32 | low;
+}
+
+/* Ring 3 has no I/O permission: its port write (to the power-off port!) must fault into this kernel. */
+void general_protection(struct frame *f)
+{
+    if ((f->cs & 3) != 3)
+        panic("general protection fault in the kernel");
+    printf("user port write refused with #GP (error 0x%x)\n", f->error);
+    f->eip += 2; /* skip the outb */
 }
 
 void invalid_opcode(struct frame *f)
@@ -78,6 +87,7 @@ void guest_main(void)
     printf("native wrmsr/rdmsr of SYSENTER_CS: 0x%x\n", (u32)rdmsr(MSR_SYSENTER_CS));
 
     idt_set_gate(6, invalid_opcode_entry);
+    idt_set_gate(13, general_protection_entry);
     idt_install();
     vmi_update_kernel_stack(KERNEL_DS, (u32)kernel_stack + sizeof kernel_stack);
     printf("entering user mode with IRET\n");

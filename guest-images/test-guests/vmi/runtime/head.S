@@ -108,6 +108,7 @@ native_rdtsc:
         ENTRY   timer_entry, timer_interrupt, 0
         ENTRY   page_fault_entry, page_fault, 1
         ENTRY   invalid_opcode_entry, invalid_opcode, 0
+        ENTRY   general_protection_entry, general_protection, 1
 
 interrupt_return:
 663:    call    *pv_ops + 4 * 33

@@ -19,4 +19,5 @@ void kmain(void)
 /* Default handlers; guests that expect an interrupt define their own. */
 __attribute__((weak)) void timer_interrupt(struct frame *f) { (void)f; panic("unexpected timer interrupt"); }
 __attribute__((weak)) void page_fault(struct frame *f) { printf("unexpected page fault at eip 0x%x\n", f->eip); panic("page fault"); }
+__attribute__((weak)) void general_protection(struct frame *f) { printf("general protection fault at eip 0x%x, error 0x%x\n", f->eip, f->error); panic("#GP"); }
 __attribute__((weak)) void invalid_opcode(struct frame *f) { printf("invalid opcode at eip 0x%x\n", f->eip); panic("invalid opcode"); }

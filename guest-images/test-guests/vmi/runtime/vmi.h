@@ -130,8 +130,10 @@ void enter_user_iret(u32 user_eip, u32 user_esp) __attribute__((noreturn));
 void timer_entry(void);
 void page_fault_entry(void);
 void invalid_opcode_entry(void);
+void general_protection_entry(void);
 void timer_interrupt(struct frame *f);
 void page_fault(struct frame *f);
 void invalid_opcode(struct frame *f);
+void general_protection(struct frame *f);
 
 void kmain(void) __attribute__((noreturn));
