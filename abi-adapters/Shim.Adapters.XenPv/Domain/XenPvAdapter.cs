@@ -3,6 +3,7 @@ using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
 using Shim.Adapters.XenPv.Memory;
+using Shim.Adapters.XenPv.Patching;
 using Shim.Adapters.XenPv.Vcpu;
 using Shim.Adapters.XenPv.Xenstore;
 using Shim.Core.Machine;
@@ -28,7 +29,8 @@ public sealed class XenPvAdapter : IAbiAdapter
             throw new GuestBuildException($"not a 64-bit Xen-PV image (detected {request.Image.Abi})");
         if (request.Vcpus != 1)
             throw new GuestBuildException($"only 1 vCPU is supported so far (asked for {request.Vcpus})");
-        var build = ToBuildRequest(request, xen);
+        var patching = request.Patcher is { } patcher ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, XenGuestWidth.Pv64, logger) : null;
+        var build = ToBuildRequest(request, xen, patching);
         var machine = machines.Create(new GuestMachineOptions
         {
             RamBytes = XenDomainBuilder.RequiredMemoryBytes(build),
@@ -38,7 +40,7 @@ public sealed class XenPvAdapter : IAbiAdapter
         });
         try
         {
-            return Build(machine, build, request, logger);
+            return Build(machine, build, request, patching, logger);
         }
         catch
         {
@@ -47,12 +49,13 @@ public sealed class XenPvAdapter : IAbiAdapter
         }
     }
 
-    private static XenDomainBuildRequest ToBuildRequest(GuestRunRequest request, Shim.GuestImages.Xen.XenGuestInfo xen) => new()
+    private static XenDomainBuildRequest ToBuildRequest(GuestRunRequest request, Shim.GuestImages.Xen.XenGuestInfo xen, XenKernelPatcher? patching) => new()
     {
         Width = XenGuestWidth.Pv64,
         VirtualBase = xen.VirtualBase,
         Entry = xen.Entry,
-        Segments = [.. request.Image.Segments.Select(s => new XenLoadSegment(s.VirtualAddress, s.Data, s.MemorySize))],
+        Segments = patching?.PatchImage(request.Image.Image, xen.HypercallPage)
+            ?? [.. request.Image.Segments.Select(s => new XenLoadSegment(s.VirtualAddress, s.Data, s.MemorySize))],
         MemoryBytes = request.MemoryBytes,
         HypercallPageVirtualAddress = xen.HypercallPage,
         InitP2mVirtualAddress = xen.InitP2m,
@@ -61,7 +64,7 @@ public sealed class XenPvAdapter : IAbiAdapter
         CommandLine = request.CommandLine,
     };
 
-    private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, ILogger logger)
+    private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, XenKernelPatcher? patching, ILogger logger)
     {
         build = build with { MonitorRootEntries = new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry } };
         XenDomainBuildResult result;
@@ -73,6 +76,8 @@ public sealed class XenPvAdapter : IAbiAdapter
         {
             throw new GuestBuildException(e.Message);
         }
+        if (patching is not null && build.HypercallPageVirtualAddress is { } hypercallPage)
+            patching.PatchHypercallPage(machine.Memory, new GuestPhysicalAddress(hypercallPage - build.VirtualBase), hypercallPage);
         MonitorDescriptorTables.InstallXenFlatSelectors(machine.Monitor);
         var descriptors = new MonitorDescriptorTables(machine.Monitor, logger);
 
@@ -119,7 +124,8 @@ public sealed class XenPvAdapter : IAbiAdapter
         state.Registers.Rsi = result.Vcpu0.Rsi;
         state.MarkRegistersDirty();
         machine.Monitor.Resume(state, result.Vcpu0.Cs, result.Vcpu0.Ss, result.Vcpu0.Rip, result.Vcpu0.Rsp, result.Vcpu0.Rflags);
-        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, logger);
+        var gateGuard = patching is null ? null : new XenGateGuard(patching.GateSites, logger);
+        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, gateGuard, logger);
         runtime.Start();
         logger.Information("xen-pv domain built: entry 0x{Entry:x}, {Frames} RAM frames, root frame 0x{Root:x}",
             result.Vcpu0.Rip, result.Physical.RamFrames, result.Vcpu0.RootFrame);

@@ -27,10 +27,11 @@ public sealed class RunCommand : ICliCommand
         var timeout = new Option<double?>("--timeout") { Description = "Stop the guest after this many seconds (exit code 6)" };
         var stats = new Option<bool>("--stats") { Description = "Print exits by kind and guest calls by kind to stderr at the end" };
         var consoleLog = new Option<string?>("--console-log") { Description = "Write guest console output to this file instead of stdout" };
+        var noPatch = new Option<bool>("--no-patch") { Description = "Run the image as it is, without rewriting its paravirt call sites to the VMM gate" };
 
         var command = new Command("run", "Boot a paravirtualized guest (Xen-PV, VMI) on KVM")
         {
-            image, initrd, cmdline, memory, vcpus, config, abi, timeout, stats, consoleLog,
+            image, initrd, cmdline, memory, vcpus, config, abi, timeout, stats, consoleLog, noPatch,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -60,6 +61,7 @@ public sealed class RunCommand : ICliCommand
                 ConsoleInput = Console.IsInputRedirected ? Console.OpenStandardInput() : null,
                 Timeout = seconds is { } t ? TimeSpan.FromSeconds(t) : NoTimeout,
                 Logger = context.Logger,
+                Patcher = parse.GetValue(noPatch) ? null : ImagePatching.Create(context),
             };
             return Task.FromResult(Run(context, adapter, request, parse.GetValue(stats), cancellation));
         });
