@@ -2,6 +2,7 @@ using Serilog;
 using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
+using Shim.Adapters.XenPv.Emulation;
 using Shim.Adapters.XenPv.Memory;
 using Shim.Adapters.XenPv.Patching;
 using Shim.Adapters.XenPv.Vcpu;
@@ -29,7 +30,7 @@ public sealed class XenPvAdapter : IAbiAdapter
             throw new GuestBuildException($"not a 64-bit Xen-PV image (detected {request.Image.Abi})");
         if (request.Vcpus != 1)
             throw new GuestBuildException($"only 1 vCPU is supported so far (asked for {request.Vcpus})");
-        var patching = request.Patcher is { } patcher ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, XenGuestWidth.Pv64, logger) : null;
+        var patching = request.Patcher is { } patcher ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, XenGuestWidth.Pv64, machines.NativeCpuidVirtualized, logger) : null;
         var build = ToBuildRequest(request, xen, patching);
         var machine = machines.Create(new GuestMachineOptions
         {
@@ -84,17 +85,21 @@ public sealed class XenPvAdapter : IAbiAdapter
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
         var clock = new HostXenClock();
-        runtime = new XenPvVcpuRuntime(
-            new XenPvRuntimeOptions
+        var runtimeOptions = new XenPvRuntimeOptions
+        {
+            Domain = new XenDomainOptions
             {
-                Domain = new XenDomainOptions
-                {
-                    Width = XenGuestWidth.Pv64,
-                    SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
-                    NrPages = result.Physical.RamFrames,
-                    MaxPages = result.Physical.RamFrames,
-                },
+                Width = XenGuestWidth.Pv64,
+                SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
+                NrPages = result.Physical.RamFrames,
+                MaxPages = result.Physical.RamFrames,
             },
+        };
+        // Native CPUID (what a patched forced-emulation site runs) and the emulated prefix give the same answers.
+        var cpuidSource = XenNativeCpuid.SourceFrom(machine.HostCpuid);
+        machine.SetCpuid(0, XenNativeCpuid.Build(machine.HostCpuid, new CpuidPolicy(cpuidSource, runtimeOptions.Cpuid)));
+        runtime = new XenPvVcpuRuntime(
+            runtimeOptions,
             new XenPvRuntimeServices
             {
                 Memory = machine.Memory,
@@ -104,6 +109,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                 Clock = clock,
                 Timers = new MachineTimerScheduler(machine, clock),
                 Console = new TextConsoleSink(request.ConsoleOutput),
+                CpuidSource = cpuidSource,
                 Logger = logger,
             });
         foreach (var (number, handler) in XenMemoryHypercalls.Create(domainMemory))

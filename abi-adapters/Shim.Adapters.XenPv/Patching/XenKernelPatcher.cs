@@ -15,9 +15,9 @@ namespace Shim.Adapters.XenPv.Patching;
 /// over the hypercall page the builder fills (it is not in the file). Collects the gate sites for the guard.
 /// No trampoline area is offered: every Xen rule rewrites in place.
 /// </summary>
-public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGuestWidth width, ILogger logger)
+public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGuestWidth width, bool nativeCpuidVirtualized, ILogger logger)
 {
-    private readonly IReadOnlyList<IPatchRule> _rules = XenPvPatchRules.Create(gate);
+    private readonly IReadOnlyList<IPatchRule> _rules = XenPvPatchRules.Create(gate, nativeCpuidVirtualized);
     private readonly ILogger _logger = logger.ForContext<XenKernelPatcher>();
     private readonly List<ulong> _gateSites = [];
 

@@ -9,9 +9,12 @@ public static class XenPvPatchRules
     /// <summary>The Xen-PV adapter's gate: slot 0, port 0xE0 (the only adapter that patches so far).</summary>
     public static readonly GatePort Gate = GatePort.ForAdapterSlot(0);
 
-    public static IReadOnlyList<IPatchRule> Create(GatePort gate) =>
+    /// <param name="nativeCpuidVirtualized">
+    /// Whether CPUID run by native guest code reads the vCPU's CPUID table (see <see cref="XenForcedEmulationRule"/>).
+    /// </param>
+    public static IReadOnlyList<IPatchRule> Create(GatePort gate, bool nativeCpuidVirtualized = true) =>
     [
-        new XenForcedEmulationRule(),
+        new XenForcedEmulationRule(nativeCpuidVirtualized),
         new XenSyscallHypercallRule(gate),
         new XenInt82HypercallRule(gate),
     ];
