@@ -1,15 +1,20 @@
 using System.Buffers.Binary;
+using Shim.Adapters.Contracts.Patching;
 using Shim.Adapters.XenPv.Patching;
-using Shim.Cli.Commands;
-using Shim.Core.Gates;
+using Shim.GuestImages;
+using Shim.GuestImages.Decompression;
+using Shim.GuestImages.Loading;
 using Shim.Patcher.Contracts;
 using Xunit;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Shim.Patcher.Tests;
 
-/// <summary>The stopgap ELF reader of `shim patch`, on a hand-built ELF64 and on corrupted copies of it.</summary>
-public sealed class PatchElfImageTests
+/// <summary>
+/// The loader registry's result mapped to the patcher's input (what `shim patch` and `shim run` both patch), on a
+/// hand-built ELF64 and on corrupted copies of it.
+/// </summary>
+public sealed class GuestImageCodeTests
 {
     private const ulong CodeAddress = 0xffffffff80001000;
     private const ulong XenEntry = CodeAddress + 0x10;
@@ -59,18 +64,21 @@ public sealed class PatchElfImageTests
     }
 
     private static PatchEngine Engine() =>
-        new(new PatchEngineOptions(), XenPvPatchRules.Create(GatePort.ForAdapterSlot(0)), Snippet.Log);
+        new(new PatchEngineOptions(), XenPvPatchRules.Create(XenPvPatchRules.Gate), Snippet.Log);
+
+    private static PatchInput Read(byte[] file) =>
+        GuestImageCode.ToPatchInput(ImageLoaderRegistry.CreateDefault(DecompressionOptions.Default, Snippet.Log).Parse(file));
 
     [Fact]
     public void Xen_entry_note_wins_over_e_entry_and_executable_segment_becomes_the_region()
     {
-        var image = PatchElfImage.Read(BuildElf());
+        var input = Read(BuildElf());
 
-        var region = Assert.Single(image.Input.Regions);
+        var region = Assert.Single(input.Regions);
         Assert.Equal(CodeAddress, region.VirtualAddress);
         Assert.Equal(64, region.Bitness);
-        Assert.Equal([XenEntry], image.Input.EntryPoints);
-        var site = Assert.Single(Engine().Patch(image.Input).Sites);
+        Assert.Equal([XenEntry], input.EntryPoints);
+        var site = Assert.Single(Engine().Patch(input).Sites);
         Assert.Equal(SiteConfidence.High, site.Confidence);
         Assert.Equal(SiteStatus.Rewritten, site.Status);
     }
@@ -88,10 +96,10 @@ public sealed class PatchElfImageTests
                 file[random.Next(0, 0x220)] = (byte)random.Next(256);
             try
             {
-                Engine().Patch(PatchElfImage.Read(file).Input);
+                Engine().Patch(Read(file));
                 patched++;
             }
-            catch (Exception e) when (e is InvalidDataException or PatchInputException)
+            catch (Exception e) when (e is ImageFormatException or ImagePatchException or PatchInputException)
             {
                 Assert.False(string.IsNullOrWhiteSpace(e.Message));
                 rejected++;

@@ -92,7 +92,7 @@ public sealed class PatchCommandTests : IDisposable
 
         Assert.Equal(ExitCodes.ImageError, missing.Code);
         Assert.Equal(ExitCodes.ImageError, garbage.Code);
-        Assert.Contains("not an ELF file", garbage.Error);
+        Assert.Contains("no loader recognises the file", garbage.Error);
         Assert.Equal(ExitCodes.ImageError, cut.Code);
         Assert.DoesNotContain("   at ", missing.Error + garbage.Error + cut.Error);
     }
