@@ -64,7 +64,11 @@ public sealed class BenchPatchCommand : ICliCommand
         output.WriteLine($"  {"",-22} {"unpatched",12} {"patched",12} {"patched/unpatched",18}");
         Row(output, "exits (total)", unpatched, patched, s => s.Exits);
         foreach (var kind in unpatched.Concat(patched).SelectMany(s => s.ExitsByKind.Keys).Distinct().Order())
-            Row(output, $"  {kind}", unpatched, patched, s => s.ExitsByKind.GetValueOrDefault(kind));
+        {
+            // Kinds that occur only now and then (a timer interrupting one round) add noise, not information.
+            if (Median(unpatched.Select(s => s.ExitsByKind.GetValueOrDefault(kind))) > 0 || Median(patched.Select(s => s.ExitsByKind.GetValueOrDefault(kind))) > 0)
+                Row(output, $"  {kind}", unpatched, patched, s => s.ExitsByKind.GetValueOrDefault(kind));
+        }
         Row(output, "guest calls", unpatched, patched, s => s.Calls);
         Row(output, "run wall time (ms)", unpatched, patched, s => s.RunMilliseconds);
         Row(output, "build+patch (ms)", unpatched, patched, s => s.PrepareMilliseconds);
