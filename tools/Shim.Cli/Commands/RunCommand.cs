@@ -13,7 +13,8 @@ namespace Shim.Cli.Commands;
 public sealed class RunCommand : ICliCommand
 {
     private const ulong DefaultMemoryBytes = 256UL << 20;
-    private static readonly TimeSpan NoTimeout = TimeSpan.FromDays(365);
+    // The run loop arms a System.Threading.Timer, whose due time is limited to 2^32-2 ms (about 49.7 days).
+    private static readonly TimeSpan NoTimeout = TimeSpan.FromDays(49);
 
     public Command Build(CliContext context)
     {
