@@ -47,6 +47,24 @@ public sealed partial class PatchEquivalenceTests : IDisposable
         Assert.Equal(unpatched.Code, patched.Code);
     }
 
+    [Fact]
+    public async Task Image_patched_by_shim_patch_runs_through_the_same_gates_and_patching_it_again_changes_nothing()
+    {
+        KvmHost.Open().Dispose();
+        var prepatched = Path.Combine(_cache, "hello.patched");
+        var patch = await Shim("patch", TestGuestImages.PathOf("hello"), "--output", prepatched, "--cache-dir", _cache);
+        Assert.True(patch.Code == 0, patch.Error);
+
+        // No --timeout: the default deadline must be one the run loop's timer accepts.
+        var run = await Shim("run", prepatched, "--stats", "--set", $"{ImagePatching.CacheDirectoryKey}={_cache}");
+
+        Assert.True(run.Code == 0, run.Error);
+        Assert.Equal(TestGuestImages.ExpectedOutput("hello"), run.Out);
+        Assert.True(ExitCount(run.Error, "Gate") > 0, run.Error);
+        Assert.Equal(0, ExitCount(run.Error, "Syscall")); // every hypercall of hello is a proven site
+        Assert.DoesNotContain("gate_refused", run.Error);
+    }
+
     private async Task<(Run Patched, Run Unpatched)> RunBoth(string guest)
     {
         KvmHost.Open().Dispose();
