@@ -71,6 +71,7 @@ public sealed class BenchPatchCommand : ICliCommand
         }
         Row(output, "guest calls", unpatched, patched, s => s.Calls);
         Row(output, "run wall time (ms)", unpatched, patched, s => s.RunMilliseconds);
+        Row(output, "run time / exit (µs)", unpatched, patched, s => s.Exits > 0 ? s.RunMilliseconds * 1000 / s.Exits : 0);
         Row(output, "build+patch (ms)", unpatched, patched, s => s.PrepareMilliseconds);
         var identical = unpatched.Concat(patched).Select(s => s.Console).Distinct().Count() == 1;
         output.WriteLine($"  console output     : {(identical ? "identical in every run" : "DIFFERS between runs")}");
