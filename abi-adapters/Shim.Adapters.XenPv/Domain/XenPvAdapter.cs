@@ -3,6 +3,7 @@ using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
 using Shim.Adapters.XenPv.Emulation;
+using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Memory;
 using Shim.Adapters.XenPv.Patching;
 using Shim.Adapters.XenPv.Vcpu;
@@ -67,7 +68,11 @@ public sealed class XenPvAdapter : IAbiAdapter
 
     private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, XenKernelPatcher? patching, ILogger logger)
     {
-        build = build with { MonitorRootEntries = new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry } };
+        build = build with
+        {
+            MonitorRootEntries = new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry },
+            PageTableWrites = machine.PageTableWrites,
+        };
         XenDomainBuildResult result;
         try
         {
@@ -93,6 +98,12 @@ public sealed class XenPvAdapter : IAbiAdapter
                 SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
                 NrPages = result.Physical.RamFrames,
                 MaxPages = result.Physical.RamFrames,
+            },
+            // The builder reserved these frames above RAM; the guest may map exactly those, no more.
+            GrantTable = new GrantTableOptions
+            {
+                FirstFrame = result.Physical.FirstGrantFrame,
+                MaxFrames = (uint)result.Physical.GrantFrameCount,
             },
         };
         // Native CPUID (what a patched forced-emulation site runs) and the emulated prefix give the same answers.
