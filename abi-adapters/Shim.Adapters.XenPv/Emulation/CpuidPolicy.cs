@@ -81,7 +81,8 @@ public sealed class CpuidPolicy(ICpuidSource source, CpuidPolicyOptions options)
         if ((leaf & 0xffff0000) == HypervisorBase)
             return HypervisorLeaf(leaf, subleaf);
         // Linux walks the indexed leaves until a terminating subleaf; answering subleaf 0 for all of them never ends.
-        var subleafMatters = leaf is 4 or 7 or 0xb or XsaveLeaf or 0xf or 0x10 or 0x12 or 0x14 or 0x17 or 0x18 or 0x1f or 0x8000001d or 0x80000020 or 0x80000026;
+        var subleafMatters = leaf is 4 or 7 or 0xb or XsaveLeaf or 0xf or 0x10 or 0x12 or 0x14 or 0x17 or 0x18 or 0x1d or 0x1e or 0x1f or 0x24
+            or 0x8000001d or 0x80000020 or 0x80000026;
         var raw = source.Query(leaf, subleafMatters ? subleaf : 0);
         if (leaf == XsaveLeaf && (Query(1, 0).Ecx & XsaveBit) == 0)
             return default;
