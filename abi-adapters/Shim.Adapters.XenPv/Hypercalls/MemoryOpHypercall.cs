@@ -112,7 +112,9 @@ public sealed class MemoryOpHypercall(MemoryOpOptions options, IHypercallHandler
     {
         var pv64 = vcpu.Width == XenGuestWidth.Pv64;
         var (start, end, entryBytes) = pv64 ? (Pv64MachphysStart, Pv64MachphysEnd, 8UL) : (Pv32MachphysStart, Pv32MachphysEnd, 4UL);
-        var maxMfn = backed?.MaxMfn ?? (end - start) / entryBytes - 1;
+        var maxMfn = (end - start) / entryBytes - 1;
+        if (backed is { } mapping)
+            (start, end, maxMfn) = (mapping.VirtualStart, mapping.VirtualEnd, mapping.MaxMfn);
         var size = (ulong)vcpu.Width.NativeSize();
         var ok = vcpu.Memory.TryWriteNative(vcpu.Width, arg, start) &&
                  vcpu.Memory.TryWriteNative(vcpu.Width, arg + size, end) &&
