@@ -129,4 +129,17 @@ public sealed class EventServiceTests
             Drain();
         }
     }
+
+    [Fact]
+    public void A_timer_decades_away_neither_kills_the_timer_thread_nor_delays_a_near_one()
+    {
+        // Monitor.Wait refuses timeouts above int.MaxValue ms; before the clamp this threw on the timer thread and the
+        // unhandled exception took the whole VMM down (Linux arms such timers when it goes idle).
+        using var timers = new TimerService(SystemMonotonicClock.Instance);
+        timers.Start();
+        timers.Schedule(_mailbox, SystemMonotonicClock.Instance.NowNanoseconds + 100L * 365 * 24 * 3600 * 1_000_000_000, Tick);
+        Thread.Sleep(50);
+        timers.Schedule(_mailbox, SystemMonotonicClock.Instance.NowNanoseconds + 1_000_000, Tick);
+        Assert.True(_mailbox.WaitForEvent(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
+    }
 }

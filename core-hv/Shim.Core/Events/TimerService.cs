@@ -12,6 +12,7 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
         public long DueNanoseconds { get; set; }
     }
 
+    private const long MaxWaitNanoseconds = int.MaxValue * 1_000_000L;
     private readonly object _gate = new();
     private readonly Dictionary<long, Entry> _timers = [];
     private long _nextId;
@@ -101,8 +102,10 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
                 if (_schedules != schedulesSeen)
                     continue;
                 var waitNanoseconds = next is { } due ? due - clock.NowNanoseconds : long.MaxValue;
+                // Monitor.Wait takes at most int.MaxValue ms; a guest may arm a timer decades away (Linux NO_HZ does).
                 if (waitNanoseconds > 0)
-                    System.Threading.Monitor.Wait(_gate, waitNanoseconds == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromTicks(Math.Max(1, waitNanoseconds / 100)));
+                    System.Threading.Monitor.Wait(_gate, waitNanoseconds == long.MaxValue ? Timeout.InfiniteTimeSpan
+                        : TimeSpan.FromTicks(Math.Max(1, Math.Min(waitNanoseconds, MaxWaitNanoseconds) / 100)));
             }
         }
     }
