@@ -1,4 +1,5 @@
 using Serilog;
+using Shim.Adapters.Contracts.Policy;
 using Shim.GuestImages.Detection;
 
 namespace Shim.Adapters.Contracts;
@@ -25,4 +26,10 @@ public sealed record GuestRunRequest
     public required TimeSpan Timeout { get; init; }
 
     public required ILogger Logger { get; init; }
+
+    /// <summary>The ops policy for this guest's calls (allow everything when no policy was given).</summary>
+    public ICallPolicy CallPolicy { get; init; } = AllowAllCallPolicy.Instance;
+
+    /// <summary>CPUID feature masks from the policy, applied on top of the adapter's own defaults.</summary>
+    public IReadOnlyList<CpuidMask> CpuidMasks { get; init; } = [];
 }

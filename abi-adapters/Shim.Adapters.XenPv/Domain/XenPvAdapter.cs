@@ -89,6 +89,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                     NrPages = result.Physical.RamFrames,
                     MaxPages = result.Physical.RamFrames,
                 },
+                Cpuid = new Emulation.CpuidPolicyOptions { Overrides = Emulation.CpuidMasking.Apply(Emulation.CpuidPolicyOptions.DefaultOverrides, request.CpuidMasks) },
             },
             new XenPvRuntimeServices
             {
@@ -100,6 +101,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                 Timers = new MachineTimerScheduler(machine, clock),
                 Console = new TextConsoleSink(request.ConsoleOutput),
                 Logger = logger,
+                CallPolicy = request.CallPolicy,
             });
         foreach (var (number, handler) in XenMemoryHypercalls.Create(domainMemory))
             runtime.Dispatcher.Register(number, handler);
