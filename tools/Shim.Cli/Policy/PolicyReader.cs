@@ -20,7 +20,10 @@ public sealed class PolicyReader(IReadOnlyList<ICallCatalog> catalogs, IReadOnly
     {
         _problems.Clear();
         foreach (var section in configuration.GetChildren())
-            Expect(section, TopLevelKeys);
+        {
+            if (!TopLevelKeys.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
+                Problem(section, $"unknown key '{section.Key}' (expected one of: {string.Join(", ", TopLevelKeys)})");
+        }
 
         var policy = new ShimPolicy(
             ReadAbis(configuration.GetSection("abis")),
