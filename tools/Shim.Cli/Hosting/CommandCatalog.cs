@@ -16,5 +16,6 @@ public static class CommandCatalog
         new RunCommand(),
         new PatchCommand(),
         new PolicyCommand(),
+        new RegressCommand(),
     ];
 }
