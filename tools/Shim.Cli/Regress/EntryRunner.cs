@@ -119,7 +119,8 @@ public sealed class EntryRunner(RegressOptions options)
 
         var stats = RunStatsDocument.TryRead(statsPath);
         var end = hung ? "Hung" : stoppedByRegress ? "Running" : stats?.End ?? EndFromExitCode(process.ExitCode);
-        var child = new ChildOutcome(end, stoppedByRegress || hung ? null : process.ExitCode, script.Matched, hung);
+        var child = new ChildOutcome(end, stoppedByRegress || hung ? null : process.ExitCode, script.Matched, hung,
+            stats is null ? LastShimError(Path.Combine(folder, ErrorLogName)) : null);
         return Judge(entry, child, clock.Elapsed, stats, null) with
         {
             ConsoleLog = Path.Combine(entry.Name, ConsoleLogName),
@@ -144,7 +145,11 @@ public sealed class EntryRunner(RegressOptions options)
         return arguments;
     }
 
-    private record ChildOutcome(string End, int? ExitCode, int Matched, bool Hung);
+    private record ChildOutcome(string End, int? ExitCode, int Matched, bool Hung, string? ShimError = null);
+
+    /// <summary>The child's one-line error ("shim: error: …"), which says why it wrote no statistics.</summary>
+    private static string? LastShimError(string errorLog) =>
+        File.Exists(errorLog) ? File.ReadLines(errorLog).LastOrDefault(l => l.StartsWith("shim: ", StringComparison.Ordinal)) : null;
 
     private EntryResult Judge(CatalogEntry entry, ChildOutcome child, TimeSpan wall, RunStatsDocument? stats, string? notStarted)
     {
@@ -185,6 +190,8 @@ public sealed class EntryRunner(RegressOptions options)
         var expectedEnd = entry.Shutdown.ToString();
         if (!child.Hung && !child.End.Equals(expectedEnd, StringComparison.OrdinalIgnoreCase))
             problems.Add($"guest ended {child.End}{(child.ExitCode is { } code ? $" (exit code {code})" : "")}, expected {expectedEnd}");
+        if (child.ShimError is { } error && !child.Hung)
+            problems.Add(error);
         return string.Join("; ", problems);
     }
 
