@@ -13,14 +13,21 @@ public sealed class YamlConfigurationProvider(YamlConfigurationSource source) : 
     public override void Load(Stream stream)
     {
         var yaml = new YamlStream();
+        using var reader = new StreamReader(stream);
+        var parser = new Parser(reader);
         try
         {
-            using var reader = new StreamReader(stream);
-            yaml.Load(reader);
+            yaml.Load(parser);
         }
         catch (YamlException e)
         {
             throw new InvalidDataException($"YAML syntax error at line {e.Start.Line}, column {e.Start.Column}: {e.InnerException?.Message ?? e.Message}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet gives up on some unterminated flow collections without a YamlException; the parser still knows where it was.
+            var mark = parser.Current?.End;
+            throw new InvalidDataException($"YAML syntax error near line {mark?.Line ?? 0}, column {mark?.Column ?? 0}: unterminated or malformed collection", e);
         }
         var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         if (yaml.Documents.Count > 1)

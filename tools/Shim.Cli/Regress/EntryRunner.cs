@@ -114,6 +114,7 @@ public sealed class EntryRunner(RegressOptions options)
         }
         await process.WaitForExitAsync(CancellationToken.None);
         await errors;
+        await errorLog.BaseStream.FlushAsync(CancellationToken.None);
         await consoleLog.FlushAsync(CancellationToken.None);
         cancellation.ThrowIfCancellationRequested();
 
