@@ -5,14 +5,18 @@ namespace Shim.Cli.Regress;
 /// <summary>How to start a child `shim` process: the executable and arguments that come before the sub-command.</summary>
 public sealed record ShimLauncher(string FileName, IReadOnlyList<string> Prefix)
 {
-    /// <summary>This very program: its apphost, or `dotnet exec shim.dll` when it was started through dotnet.</summary>
+    /// <summary>
+    /// This program's own `shim`: the apphost beside shim.dll, or `dotnet exec shim.dll` where there is none. Found
+    /// from the assembly, not the process, so it also works when the command runs inside another host (tests).
+    /// </summary>
     public static ShimLauncher Current()
     {
-        var process = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell which executable is running");
         var assembly = typeof(ShimLauncher).Assembly.Location;
-        return Path.GetFileNameWithoutExtension(process).Equals("dotnet", StringComparison.OrdinalIgnoreCase)
-            ? new ShimLauncher(process, ["exec", assembly])
-            : new ShimLauncher(process, []);
+        var apphost = Path.Combine(Path.GetDirectoryName(assembly)!, OperatingSystem.IsWindows() ? "shim.exe" : "shim");
+        if (File.Exists(apphost))
+            return new ShimLauncher(apphost, []);
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        return new ShimLauncher(dotnet, ["exec", assembly]);
     }
 
     public ProcessStartInfo StartInfo(IEnumerable<string> arguments)
