@@ -15,7 +15,8 @@ namespace Shim.Cli.Commands;
 public sealed class RunCommand : ICliCommand
 {
     private const ulong DefaultMemoryBytes = 256UL << 20;
-    private static readonly TimeSpan NoTimeout = TimeSpan.FromDays(365);
+    // System.Threading timers accept at most 2^32-2 ms (49.7 days): "no timeout" must stay below that.
+    private static readonly TimeSpan NoTimeout = TimeSpan.FromDays(49);
 
     public Command Build(CliContext context)
     {
@@ -107,7 +108,10 @@ public sealed class RunCommand : ICliCommand
                 var outcome = KvmAccess.Guard(() => guest.Run(interrupt.Token));
                 request.ConsoleOutput.Flush();
                 if (report.Stats)
+                {
                     RunStatisticsWriter.Write(context.Error, outcome);
+                    PolicyStatisticsWriter.Write(context.Error, report.Policy.Accounts());
+                }
                 if (report.StatsJson is { } statsPath)
                     WriteStatsJson(statsPath, RunStatsDocument.From(adapter.Name, outcome, report.Policy.Accounts()));
                 return ToExitCode(outcome);
