@@ -141,7 +141,7 @@ public sealed class XenDomainBuilder(ILogger logger)
 
         var m2p = BuildMachineToPhys(memory, physical);
         var options = BuildMemoryOptions(request, physical);
-        var pageTables = CreateValidatedTables(memory, physical, options, pageTablePfn);
+        var pageTables = CreateValidatedTables(memory, physical, options, pageTablePfn, request.PageTableWrites);
 
         var vcpu0 = InitialState(request, layout, pageTablePfn);
         logger.Information(
@@ -269,12 +269,12 @@ public sealed class XenDomainBuilder(ILogger logger)
 
     /// <summary>Pin the root (the toolstack's MMUEXT_PIN_L4/L3_TABLE) and take vCPU 0's CR3 reference.</summary>
     private static XenPageTableManager CreateValidatedTables(
-        IGuestMemory memory, XenPhysicalLayout physical, XenMemoryOptions options, ulong rootPfn)
+        IGuestMemory memory, XenPhysicalLayout physical, XenMemoryOptions options, ulong rootPfn, PageTableWriteLog? writes)
     {
         var frames = new XenFrameTable(memory.Size >> 12);
         frames.Assign(0, physical.FirstM2PFrame, FrameOwner.Guest);
         frames.Assign(physical.FirstM2PFrame, physical.M2PDataFrames + physical.M2PTableFrames, FrameOwner.Hypervisor);
-        var manager = new XenPageTableManager(memory, frames, options);
+        var manager = new XenPageTableManager(memory, frames, options, writes);
         int rc = manager.Pin(rootPfn, manager.RootType);
         if (rc == 0)
             rc = manager.GetTypeReference(rootPfn, manager.RootType);

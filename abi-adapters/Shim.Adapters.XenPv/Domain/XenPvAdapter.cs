@@ -2,6 +2,7 @@ using Serilog;
 using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
+using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Memory;
 using Shim.Adapters.XenPv.Vcpu;
 using Shim.Adapters.XenPv.Xenstore;
@@ -63,7 +64,11 @@ public sealed class XenPvAdapter : IAbiAdapter
 
     private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, ILogger logger)
     {
-        build = build with { MonitorRootEntries = new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry } };
+        build = build with
+        {
+            MonitorRootEntries = new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry },
+            PageTableWrites = machine.PageTableWrites,
+        };
         XenDomainBuildResult result;
         try
         {
@@ -88,6 +93,12 @@ public sealed class XenPvAdapter : IAbiAdapter
                     SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
                     NrPages = result.Physical.RamFrames,
                     MaxPages = result.Physical.RamFrames,
+                },
+                // The builder reserved these frames above RAM; the guest may map exactly those, no more.
+                GrantTable = new GrantTableOptions
+                {
+                    FirstFrame = result.Physical.FirstGrantFrame,
+                    MaxFrames = (uint)result.Physical.GrantFrameCount,
                 },
                 Cpuid = new Emulation.CpuidPolicyOptions { Overrides = Emulation.CpuidMasking.Apply(Emulation.CpuidPolicyOptions.DefaultOverrides, request.CpuidMasks) },
             },

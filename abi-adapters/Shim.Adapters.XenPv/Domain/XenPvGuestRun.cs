@@ -178,9 +178,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         var rflags = (state.Regs.Rflags | RflagsInterrupt) & ~RflagsIopl;
         vcpu.Registers = state.Regs;
         ref var sregs = ref vcpu.SpecialRegisters;
-        var cr3 = xenVcpu.ActiveRootFrame << 12;
-        if (sregs.Cr3 != cr3 || xenVcpu.ConsumeTlbFlushRequest())
-            sregs.Cr3 = cr3;
+        LongModeControl.LoadRoot(ref sregs, xenVcpu.ActiveRootFrame << 12, xenVcpu.ConsumeTlbFlushRequest());
         sregs.Fs.Base = xenVcpu.FsBase;
         sregs.Gs.Base = xenVcpu.ActiveGsBase;
         sregs.Cr0 = xenVcpu.VirtualCr0Ts ? sregs.Cr0 | Cr0TaskSwitched : sregs.Cr0 & ~Cr0TaskSwitched;

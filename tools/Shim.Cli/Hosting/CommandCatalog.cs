@@ -15,6 +15,7 @@ public static class CommandCatalog
         new ImportCommand(),
         new RunCommand(),
         new PatchCommand(),
+        new InitramfsCommand(),
         new PolicyCommand(),
         new RegressCommand(),
     ];

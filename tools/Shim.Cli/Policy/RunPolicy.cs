@@ -38,7 +38,7 @@ public sealed class RunPolicy : IDisposable
     /// <summary>A file the policy sends the guest console to, or null for standard output.</summary>
     public string? ConsoleDestination { get; }
 
-    /// <summary>Checks what the policy forbids outright; exit code 16 before any guest is built.</summary>
+    /// <summary>Checks what the policy forbids outright; exit code 18 before any guest is built.</summary>
     public static RunPolicy Apply(LoadedPolicy loaded, IAbiAdapter adapter, ulong memoryBytes, int vcpus, ILogger logger, bool watch)
     {
         var policy = loaded.Policy;
