@@ -3,15 +3,21 @@ using System.Text.Json.Serialization;
 
 namespace Shim.Cli.Regress;
 
+[JsonConverter(typeof(JsonStringEnumConverter<EntryStatus>))]
 public enum EntryStatus
 {
+    [JsonStringEnumMemberName("pass")]
     Pass,
+
+    [JsonStringEnumMemberName("fail")]
     Fail,
 
     /// <summary>Failed, and the catalog says it is known to fail.</summary>
+    [JsonStringEnumMemberName("xfail")]
     XFail,
 
     /// <summary>Passed although the catalog says it is known to fail: update the catalog.</summary>
+    [JsonStringEnumMemberName("xpass")]
     XPass,
 }
 
@@ -73,7 +79,6 @@ public sealed record RegressRun
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
