@@ -88,7 +88,7 @@ public sealed class CatalogReaderTests : IDisposable
         var manifest = File.ReadLines(Path.Combine(Repository.Root, "guest-images", "test-guests", "manifest.tsv"))
             .Where(l => l.Length > 0 && !l.StartsWith('#')).Select(l => "tg-" + l.Split('\t')[0]).ToList();
         Assert.All(manifest, name => Assert.Contains(entries, e => e.Name == name));
-        Assert.Contains(entries, e => e.Name == "grub-x86_64" && e.Expect.Contains("grub>") && e.Input.Count == 1);
+        Assert.Contains(entries, e => e.Name == "grub-x86_64" && e.Expect.Contains("grub>") && e.Input.Count == 2 && e.Shutdown == ExpectedEnd.PowerOff);
         Assert.Contains(entries, e => e.Name == "grub-i386");
         Assert.Equal(2, entries.Count(e => e.Name.StartsWith("debian-", StringComparison.Ordinal) && e.Image.Package is not null));
         Assert.All(entries, e => Assert.NotEmpty(e.Expect));
