@@ -24,7 +24,7 @@ public static class RegressReports
         output.WriteLine($"{"GUEST".PadRight(width)}  RESULT  {"ENDED",-18} {"TIME",8}  {"EXITS",8}  {"CALLS",8}  REASON");
         foreach (var e in run.Entries)
         {
-            output.WriteLine($"{e.Name.PadRight(width)}  {PlainProgress.Label(e.Status),-6}  {e.End,-18} {e.WallSeconds,7:0.0}s  {e.Stats?.Exits.Values.Sum() ?? 0,8}  {e.Stats?.Calls.Values.Sum() ?? 0,8}  {e.Reason}");
+            output.WriteLine($"{e.Name.PadRight(width)}  {PlainProgress.Label(e.Status),-6}  {e.End,-18} {e.WallSeconds,7:0.0}s  {e.Stats?.Exits.Values.Sum() ?? 0,8}  {e.Stats?.Calls.Values.Sum() ?? 0,8}  {PlainProgress.Shorten(e.Reason, 120)}");
         }
         output.WriteLine($"{run.Entries.Count} entries: {run.Count(EntryStatus.Pass)} passed, {run.Count(EntryStatus.Fail)} failed, " +
             $"{run.Count(EntryStatus.XFail)} known failing, {run.Count(EntryStatus.XPass)} unexpectedly passed; {run.WallSeconds:0.0} s");

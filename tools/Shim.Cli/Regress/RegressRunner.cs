@@ -57,6 +57,9 @@ public sealed class PlainProgress(TextWriter output) : IRegressProgress
     {
     }
 
+    /// <summary>Reasons can be long (a child's whole error line); terminals and tables get the start, reports keep all of it.</summary>
+    internal static string Shorten(string reason, int max = 160) => reason.Length <= max ? reason : reason[..(max - 1)] + "…";
+
     internal static string Label(EntryStatus status) => status switch
     {
         EntryStatus.Pass => "PASS",
@@ -101,7 +104,7 @@ public sealed class LiveProgress(TextWriter output) : IRegressProgress
                 _failed++;
             var colour = result.Status switch { EntryStatus.Pass => "\e[32m", EntryStatus.Fail => "\e[31m", _ => "\e[33m" };
             output.Write("\r\e[2K");
-            output.WriteLine($"{colour}{PlainProgress.Label(result.Status),-5}\e[0m {result.Name} ({result.WallSeconds:0.0} s){(result.Reason.Length > 0 ? ": " + result.Reason : "")}");
+            output.WriteLine($"{colour}{PlainProgress.Label(result.Status),-5}\e[0m {result.Name} ({result.WallSeconds:0.0} s){(result.Reason.Length > 0 ? ": " + PlainProgress.Shorten(result.Reason) : "")}");
             Redraw();
         }
     }
