@@ -1,6 +1,7 @@
 using Serilog;
 using Shim.Adapters.Contracts.Policy;
 using Shim.GuestImages.Detection;
+using Shim.Patcher.Contracts;
 
 namespace Shim.Adapters.Contracts;
 
@@ -32,4 +33,10 @@ public sealed record GuestRunRequest
 
     /// <summary>CPUID feature masks from the policy, applied on top of the adapter's own defaults.</summary>
     public IReadOnlyList<CpuidMask> CpuidMasks { get; init; } = [];
+
+    /// <summary>
+    /// Rewrites the image's paravirt call sites to the adapter's gate before the guest runs; null runs the image as
+    /// it is (<c>shim run --no-patch</c>).
+    /// </summary>
+    public IImagePatcher? Patcher { get; init; }
 }

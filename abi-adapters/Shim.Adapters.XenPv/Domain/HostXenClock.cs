@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Shim.Adapters.XenPv.Time;
 using Shim.Core.Events;
 using Shim.Core.Machine;
@@ -7,31 +6,50 @@ namespace Shim.Adapters.XenPv.Domain;
 
 /// <summary>
 /// Xen system time = nanoseconds since the domain was built, on the same monotonic clock the core's timers use,
-/// so a Xen timer deadline converts to a core timer deadline by adding the start time.
+/// so a Xen timer deadline converts to a core timer deadline by adding the start time. The guest reads its TSC
+/// natively, so pvclock must describe the real guest TSC: its rate and one (TSC, time) pair are calibrated at
+/// build time from the vCPU's IA32_TSC and the monotonic clock, and later samples follow that line.
 /// </summary>
 internal sealed class HostXenClock : IXenClock
 {
-    /// <summary>The guest TSC is modelled at 1 GHz from the monotonic clock until the host TSC rate is exposed by the core.</summary>
-    private const ulong ModelledTscHz = 1_000_000_000;
+    private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(10);
 
-    public HostXenClock() => StartNanoseconds = SystemMonotonicClock.Instance.NowNanoseconds;
+    private readonly TscTimeline _tsc;
+
+    /// <param name="readGuestTsc">Reads the guest's current TSC (IA32_TSC of vCPU 0).</param>
+    public HostXenClock(Func<ulong> readGuestTsc)
+    {
+        StartNanoseconds = SystemMonotonicClock.Instance.NowNanoseconds;
+        var first = Read(readGuestTsc);
+        Thread.Sleep(CalibrationInterval);
+        _tsc = TscTimeline.FromReadings(first, Read(readGuestTsc));
+    }
 
     public long StartNanoseconds { get; }
 
-    public ulong TscFrequencyHz => ModelledTscHz;
+    public ulong TscFrequencyHz => _tsc.FrequencyHz;
 
     public bool TscStable => true;
 
     public ClockSample Sample()
     {
-        var now = (ulong)(SystemMonotonicClock.Instance.NowNanoseconds - StartNanoseconds);
-        return new ClockSample(now, now);
+        var monotonic = SystemMonotonicClock.Instance.NowNanoseconds;
+        return new ClockSample(_tsc.TscAt(monotonic), (ulong)(monotonic - StartNanoseconds));
     }
 
     public (long Seconds, uint Nanoseconds) WallClockNow()
     {
         var ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
         return (ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
+    }
+
+    /// <summary>A TSC reading paired with the monotonic time halfway through the read.</summary>
+    private static TscReading Read(Func<ulong> readGuestTsc)
+    {
+        var before = SystemMonotonicClock.Instance.NowNanoseconds;
+        var tsc = readGuestTsc();
+        var after = SystemMonotonicClock.Instance.NowNanoseconds;
+        return new TscReading(before + (after - before) / 2, tsc);
     }
 }
 

@@ -2,13 +2,16 @@ using Serilog;
 using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
+using Shim.Adapters.XenPv.Emulation;
 using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Memory;
+using Shim.Adapters.XenPv.Patching;
 using Shim.Adapters.XenPv.Vcpu;
 using Shim.Adapters.XenPv.Xenstore;
 using Shim.Core.Machine;
 using Shim.Core.Memory;
 using Shim.GuestImages.Detection;
+using Shim.GuestImages.Loading;
 
 namespace Shim.Adapters.XenPv.Domain;
 
@@ -17,6 +20,8 @@ public sealed class XenPvAdapter : IAbiAdapter
 {
     /// <summary>A PML4 slot of Xen's reserved 256–271 range that no pv64 guest may map (256 is the M2P).</summary>
     public const int MonitorL4Slot = 270;
+
+    private const uint GuestTscMsr = 0x10; // IA32_TIME_STAMP_COUNTER
 
     public string Name => "xen-pv";
 
@@ -29,7 +34,8 @@ public sealed class XenPvAdapter : IAbiAdapter
             throw new GuestBuildException($"not a 64-bit Xen-PV image (detected {request.Image.Abi})");
         if (request.Vcpus != 1)
             throw new GuestBuildException($"only 1 vCPU is supported so far (asked for {request.Vcpus})");
-        var build = ToBuildRequest(request, xen);
+        var patching = request.Patcher is { } patcher ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, XenGuestWidth.Pv64, machines.NativeCpuidVirtualized, logger) : null;
+        var build = ToBuildRequest(request, xen, patching);
         var machine = machines.Create(new GuestMachineOptions
         {
             RamBytes = XenDomainBuilder.RequiredMemoryBytes(build),
@@ -39,7 +45,7 @@ public sealed class XenPvAdapter : IAbiAdapter
         });
         try
         {
-            return Build(machine, build, request, logger);
+            return Build(machine, build, request, patching, logger);
         }
         catch
         {
@@ -48,12 +54,15 @@ public sealed class XenPvAdapter : IAbiAdapter
         }
     }
 
-    private static XenDomainBuildRequest ToBuildRequest(GuestRunRequest request, Shim.GuestImages.Xen.XenGuestInfo xen) => new()
+    private static XenDomainBuildRequest ToBuildRequest(GuestRunRequest request, Shim.GuestImages.Xen.XenGuestInfo xen, XenKernelPatcher? patching) => new()
     {
         Width = XenGuestWidth.Pv64,
         VirtualBase = xen.VirtualBase,
         Entry = xen.Entry,
-        Segments = [.. request.Image.Segments.Select(s => new XenLoadSegment(s.VirtualAddress, s.Data, s.MemorySize))],
+        // Xen loads by physical address (elf_xen_addr_calc_check): virtual = p_paddr + VIRT_BASE − PADDR_OFFSET. Linux's
+        // .data..percpu has p_vaddr 0, so its virtual address says nothing about where it goes. The patcher works in the
+        // image's own addresses and returns its segments in the same order.
+        Segments = PlaceSegments(request.Image.Segments, patching?.PatchImage(request.Image.Image, xen.HypercallPage), xen.VirtualBase - xen.PaddrOffset),
         MemoryBytes = request.MemoryBytes,
         HypercallPageVirtualAddress = xen.HypercallPage,
         InitP2mVirtualAddress = xen.InitP2m,
@@ -62,7 +71,7 @@ public sealed class XenPvAdapter : IAbiAdapter
         CommandLine = request.CommandLine,
     };
 
-    private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, ILogger logger)
+    private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, XenKernelPatcher? patching, ILogger logger)
     {
         build = build with
         {
@@ -78,30 +87,38 @@ public sealed class XenPvAdapter : IAbiAdapter
         {
             throw new GuestBuildException(e.Message);
         }
+        if (patching is not null && build.HypercallPageVirtualAddress is { } hypercallPage)
+            patching.PatchHypercallPage(machine.Memory, new GuestPhysicalAddress(hypercallPage - build.VirtualBase), hypercallPage);
         MonitorDescriptorTables.InstallXenFlatSelectors(machine.Monitor);
         var descriptors = new MonitorDescriptorTables(machine.Monitor, logger);
 
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
-        var clock = new HostXenClock();
-        runtime = new XenPvVcpuRuntime(
-            new XenPvRuntimeOptions
+        var clock = new HostXenClock(() => machine.GetMsr(0, GuestTscMsr));
+        var runtimeOptions = new XenPvRuntimeOptions
+        {
+            Domain = new XenDomainOptions
             {
-                Domain = new XenDomainOptions
-                {
-                    Width = XenGuestWidth.Pv64,
-                    SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
-                    NrPages = result.Physical.RamFrames,
-                    MaxPages = result.Physical.RamFrames,
-                },
-                // The builder reserved these frames above RAM; the guest may map exactly those, no more.
-                GrantTable = new GrantTableOptions
-                {
-                    FirstFrame = result.Physical.FirstGrantFrame,
-                    MaxFrames = (uint)result.Physical.GrantFrameCount,
-                },
-                Cpuid = new Emulation.CpuidPolicyOptions { Overrides = Emulation.CpuidMasking.Apply(Emulation.CpuidPolicyOptions.DefaultOverrides, request.CpuidMasks) },
+                Width = XenGuestWidth.Pv64,
+                SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
+                NrPages = result.Physical.RamFrames,
+                MaxPages = result.Physical.RamFrames,
             },
+            // Machine frames are VM frames here: the M2P describes every one the guest can be handed.
+            MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries, MachphysMapping = result.MachPhysMapping },
+            // The builder reserved these frames above RAM; the guest may map exactly those, no more.
+            GrantTable = new GrantTableOptions
+            {
+                FirstFrame = result.Physical.FirstGrantFrame,
+                MaxFrames = (uint)result.Physical.GrantFrameCount,
+            },
+            Cpuid = new CpuidPolicyOptions { Overrides = CpuidMasking.Apply(CpuidPolicyOptions.DefaultOverrides, request.CpuidMasks) },
+        };
+        // Native CPUID (what a patched forced-emulation site runs) and the emulated prefix give the same answers.
+        var cpuidSource = XenNativeCpuid.SourceFrom(machine.HostCpuid);
+        machine.SetCpuid(0, XenNativeCpuid.Build(machine.HostCpuid, new CpuidPolicy(cpuidSource, runtimeOptions.Cpuid)));
+        runtime = new XenPvVcpuRuntime(
+            runtimeOptions,
             new XenPvRuntimeServices
             {
                 Memory = machine.Memory,
@@ -111,6 +128,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                 Clock = clock,
                 Timers = new MachineTimerScheduler(machine, clock),
                 Console = new TextConsoleSink(request.ConsoleOutput),
+                CpuidSource = cpuidSource,
                 Logger = logger,
                 CallPolicy = request.CallPolicy,
             });
@@ -132,12 +150,16 @@ public sealed class XenPvAdapter : IAbiAdapter
         state.Registers.Rsi = result.Vcpu0.Rsi;
         state.MarkRegistersDirty();
         machine.Monitor.Resume(state, result.Vcpu0.Cs, result.Vcpu0.Ss, result.Vcpu0.Rip, result.Vcpu0.Rsp, result.Vcpu0.Rflags);
-        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, logger);
+        var gateGuard = patching is null ? null : new XenGateGuard(patching.GateSites, logger);
+        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, gateGuard, logger);
         runtime.Start();
         logger.Information("xen-pv domain built: entry 0x{Entry:x}, {Frames} RAM frames, root frame 0x{Root:x}",
             result.Vcpu0.Rip, result.Physical.RamFrames, result.Vcpu0.RootFrame);
         return run;
     }
+
+    private static XenLoadSegment[] PlaceSegments(IReadOnlyList<ImageSegment> image, IReadOnlyList<XenLoadSegment>? patched, ulong loadOffset) =>
+        [.. image.Select((s, i) => new XenLoadSegment(s.PhysicalAddress + loadOffset, patched?[i].FileBytes ?? s.Data, s.MemorySize))];
 
     private sealed class MailboxKicker(IGuestMachine machine) : Events.IVcpuKicker
     {

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Serilog;
 using Shim.Adapters.Contracts;
+using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Memory;
+using Shim.Adapters.XenPv.Patching;
 using Shim.Adapters.XenPv.Vcpu;
 using Shim.Core.Cpu;
 using Shim.Core.Dispatch;
@@ -18,7 +20,7 @@ namespace Shim.Adapters.XenPv.Domain;
 /// A built Xen-PV domain on one machine: turns the core's exits into runtime calls and the runtime's answers back
 /// into vCPU state and run-loop actions.
 /// </summary>
-internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, IVirtualEventHandler
+internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, IVirtualEventHandler, IGateHandler
 {
     public const int TimerEventSource = 0x58_01;
     public const int KickEventSource = 0x58_02;
@@ -26,26 +28,37 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private const ulong Cr0TaskSwitched = 1UL << 3;
     private const ulong RflagsInterrupt = 1UL << 9;
     private const ulong RflagsIopl = 3UL << 12;
+    private const ulong GateInstructionLength = 2;
 
     private readonly IGuestMachine _machine;
     private readonly XenPvVcpuRuntime _runtime;
     private readonly WritablePageTableEmulator _pageTableWrites;
+    private readonly MachineToPhysReadEmulator? _machineToPhysReads;
     private readonly ConsoleInputPump? _input;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
+    private readonly XenGateGuard? _gateGuard;
     private VcpuRunRequest? _endRequest;
 
     public XenPvGuestRun(IGuestMachine machine, XenPvVcpuRuntime runtime, XenDomainMemory domainMemory, Stream? consoleInput,
-        TimeSpan timeout, ILogger logger)
+        TimeSpan timeout, XenGateGuard? gateGuard, ILogger logger)
     {
         _machine = machine;
         _runtime = runtime;
         _pageTableWrites = new WritablePageTableEmulator(domainMemory);
+        if (domainMemory.MachineToPhys is { } m2p)
+            _machineToPhysReads = new MachineToPhysReadEmulator(m2p, MachPhysMapping.For(domainMemory.Width, m2p.EntryCount));
         _timeout = timeout;
         _logger = logger;
         if (consoleInput is not null)
             _input = new ConsoleInputPump(consoleInput, () => machine.Mailbox(0).Post(new VirtualEvent(KickEventSource, 0)));
         machine.Dispatcher.RegisterSyscall(this);
+        _gateGuard = gateGuard;
+        if (gateGuard is not null)
+        {
+            GatePortWindow.Open(XenPvPatchRules.Gate, machine.Monitor, machine.Dispatcher);
+            machine.Dispatcher.RegisterGate(XenPvPatchRules.Gate, this);
+        }
         for (var vector = 0; vector < 256; vector++)
             machine.Dispatcher.RegisterTrap(vector, this);
     }
@@ -60,7 +73,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         _runtime.Console?.DrainOutput();
         var statistics = new RunStatistics(
             [.. runner.Counters.NonZero().Select(e => (e.Kind.ToString(), e.Count))],
-            [.. _runtime.Dispatcher.Statistics.Snapshot().Where(c => c.Count > 0)],
+            [.. _runtime.Dispatcher.Statistics.Snapshot().Where(c => c.Count > 0), .. _gateGuard?.Snapshot() ?? []],
             clock.Elapsed);
         var (end, message) = Describe(stop);
         return new GuestOutcome(end, message, statistics);
@@ -83,6 +96,23 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         return Apply(vcpu, ref state, request);
     }
 
+    /// <summary>A patched hypercall site (<c>out %eax, $gate</c>): RIP is already past the two-byte instruction.</summary>
+    public ExitAction Handle(GateExit gate, IVcpuState vcpu)
+    {
+        var state = CurrentState(vcpu);
+        switch (_gateGuard!.Check(gate.ResumeRip, gate.Call, _runtime.Domain.Vcpus[vcpu.Id].InKernelMode))
+        {
+            case GateVerdict.Hypercall:
+                return Apply(vcpu, ref state, _runtime.OnHypercall(vcpu.Id, ref state));
+            case GateVerdict.RefuseUserMode:
+                state.Regs.Rip -= GateInstructionLength; // a fault reports the faulting instruction
+                return Apply(vcpu, ref state, _runtime.OnTrap(vcpu.Id, ref state, new XenTrap(XenTrap.GeneralProtectionVector, HasErrorCode: true)));
+            default:
+                state.Regs.Rax = unchecked((ulong)XenErrno.Result(XenErrno.ENOSYS));
+                return Apply(vcpu, ref state, _runtime.PrepareResume(vcpu.Id, ref state));
+        }
+    }
+
     public ExitAction Handle(Shim.Core.Exits.TrapExit trap, IVcpuState vcpu)
     {
         var state = CurrentState(vcpu);
@@ -92,13 +122,20 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         state.Cs = trap.Frame.Cs;
         state.Ss = trap.Frame.Ss;
         var xenVcpu = _runtime.Domain.Vcpus[vcpu.Id];
-        if (trap.Vector == XenTrap.PageFaultVector && xenVcpu.InKernelMode && trap.FaultAddress is { } cr2)
+        var errorCode = trap.ErrorCode ?? 0;
+        if (trap.Vector == XenTrap.PageFaultVector && trap.FaultAddress is { } cr2)
         {
-            var assist = _runtime.Domain.VmAssist.IsEnabled(VmAssistType.WritablePagetables);
-            if (_pageTableWrites.TryHandle(xenVcpu, cr2, trap.ErrorCode ?? 0, ref state.Regs, assist) == PageTableWriteOutcome.Emulated)
-                return Apply(vcpu, ref state, _runtime.PrepareResume(vcpu.Id, ref state));
+            if (xenVcpu.InKernelMode)
+            {
+                var assist = _runtime.Domain.VmAssist.IsEnabled(VmAssistType.WritablePagetables);
+                if (_machineToPhysReads?.TryEmulateRead(xenVcpu, cr2, errorCode, ref state.Regs) == true
+                    || _pageTableWrites.TryHandle(xenVcpu, cr2, errorCode, ref state.Regs, assist) == PageTableWriteOutcome.Emulated)
+                    return Apply(vcpu, ref state, _runtime.PrepareResume(vcpu.Id, ref state));
+            }
+            if (_machineToPhysReads is { } m2pReads)
+                errorCode = m2pReads.GuestErrorCode(cr2, errorCode);
         }
-        var xenTrap = new XenTrap(trap.Vector, trap.ErrorCode.HasValue, (uint)(trap.ErrorCode ?? 0), trap.FaultAddress ?? 0);
+        var xenTrap = new XenTrap(trap.Vector, trap.ErrorCode.HasValue, (uint)errorCode, trap.FaultAddress ?? 0);
         var request = _runtime.OnTrap(vcpu.Id, ref state, xenTrap);
         return Apply(vcpu, ref state, request);
     }

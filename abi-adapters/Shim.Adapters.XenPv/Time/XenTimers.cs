@@ -133,7 +133,8 @@ public sealed class XenTimers
                 timer.NextPeriodic = now + timer.PeriodNs;
                 fired = true;
             }
-            Rearm(vcpu);
+            // The host timer that got here is spent, even if it fired a little early and nothing expired yet.
+            Rearm(vcpu, force: true);
         }
         if (fired)
             _domain.Events.RaiseVirq(vcpu, Virq.Timer);
@@ -151,11 +152,12 @@ public sealed class XenTimers
             OnTimerExpired(vcpu);
     }
 
-    private void Rearm(int vcpu)
+    /// <param name="force">Re-arm even for an unchanged deadline (the host timer has already fired).</param>
+    private void Rearm(int vcpu, bool force = false)
     {
         ref var timer = ref _timers[vcpu];
         var next = Earliest(timer.SingleshotDeadline, timer.NextPeriodic);
-        if (next == timer.Armed)
+        if (next == timer.Armed && !force)
             return;
         timer.Armed = next;
         if (next == 0)

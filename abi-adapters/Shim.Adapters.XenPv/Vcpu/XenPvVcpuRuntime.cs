@@ -104,12 +104,17 @@ public sealed class XenPvVcpuRuntime
         return (storePort, consolePort);
     }
 
-    /// <summary>Start of day: wall clock and pvclock published, the 10 ms periodic timer armed on every vCPU.</summary>
+    /// <summary>Start of day: wall clock and pvclock published, online vCPUs running, the 10 ms periodic timer armed on every vCPU.</summary>
     public void Start()
     {
         _time.PublishWallClock();
         foreach (var vcpu in Domain.Vcpus)
+        {
             _time.PublishVcpuTime(vcpu);
+            // Xen's scheduler first runs an online vCPU at domain unpause: its runstate entry time is that moment.
+            if (vcpu.IsUp)
+                Runstate.Change(vcpu, Time.Runstate.Running);
+        }
         Timers.Start();
     }
 
@@ -126,6 +131,9 @@ public sealed class XenPvVcpuRuntime
     /// <summary>A fault or trap from guest code.</summary>
     public VcpuRunRequest OnTrap(int vcpuId, ref GuestRegisterState state, in TrapExit exit)
     {
+        if (_logger.IsEnabled(Serilog.Events.LogEventLevel.Verbose))
+            _logger.Verbose("trap {Vector} error 0x{Error:x} at rip 0x{Rip:x} cr2 0x{Cr2:x} ({Mode} mode)",
+                exit.Vector, exit.ErrorCode, state.Regs.Rip, exit.Cr2, Domain.Vcpus[vcpuId].InKernelMode ? "kernel" : "user");
         var request = _router.OnTrap(Domain.Vcpus[vcpuId], ref state, exit);
         return request.Kind == VcpuRunRequestKind.Resume ? PrepareResume(vcpuId, ref state, request) : request;
     }

@@ -112,6 +112,26 @@ public sealed class TimeTests
     }
 
     [Fact]
+    public void A_host_timer_that_fires_early_is_armed_again_for_the_same_deadline()
+    {
+        var port = (uint)_guest.Domain.Events.BindVirq(Virq.Timer, 0);
+        _timers.StopPeriodic(0);
+        var deadline = _clock.SystemTimeNs + 5_000_000;
+        Assert.Equal(0, _timers.SetSingleshot(0, deadline, requireFuture: true));
+        var schedules = _scheduler.Schedules;
+
+        // The host timer is spent once it has fired, even 1 ms before the Xen deadline.
+        _clock.Advance(4_000_000);
+        Assert.False(_timers.OnTimerExpired(0));
+        Assert.Equal(schedules + 1, _scheduler.Schedules);
+        Assert.Equal(deadline, _scheduler.Armed[0]);
+
+        _clock.Advance(1_000_000);
+        Assert.True(_timers.OnTimerExpired(0));
+        Assert.True(_guest.Domain.Events.IsPending(port));
+    }
+
+    [Fact]
     public void Vcpuop_stop_periodic_then_singleshot_fires_once_at_its_deadline()
     {
         var port = (uint)_guest.Domain.Events.BindVirq(Virq.Timer, 0);

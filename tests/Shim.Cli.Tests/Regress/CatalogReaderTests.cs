@@ -57,7 +57,7 @@ public sealed class CatalogReaderTests : IDisposable
     [InlineData("entries:\n  - name: x\n", "image: missing")]
     [InlineData("entries:\n  - name: x/../y\n    image: a\n", "may only use letters")]
     [InlineData("entries:\n  - name: x\n    image: a\n    timeout: forever\n", "not a number of seconds")]
-    [InlineData("entries:\n  - name: x\n    image: a\n    shutdown: explode\n", "not poweroff, crash, reboot or running")]
+    [InlineData("entries:\n  - name: x\n    image: a\n    shutdown: explode\n", "not poweroff, crash, reboot, timeout or running")]
     [InlineData("entries:\n  - name: x\n    image: { package: p }\n", "'package' and 'file' go together")]
     [InlineData("entries: [\n", "YAML syntax error")]
     [InlineData("defaults: {}\n", "'entries' must be a list")]

@@ -65,7 +65,7 @@ public sealed class PolicyCommand : ICliCommand
             var names = new EnforcingCallPolicy(adapterPolicy, catalog, Logger.None);
 
             var inventory = new CallInventory();
-            inventory.AddStatic(GuestImageOpener.ReadFile(imagePath), names, context.Logger);
+            inventory.AddStatic(descriptor, names, context.Logger);
             if (parse.GetValue(observed) is { } statsPath)
                 inventory.AddObserved(RunStatsDocument.TryRead(statsPath)
                     ?? throw new CliError(ExitCodes.UsageError, $"--observed {statsPath}: not a `shim run --stats-json` file"));

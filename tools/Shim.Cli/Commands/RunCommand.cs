@@ -15,7 +15,7 @@ namespace Shim.Cli.Commands;
 public sealed class RunCommand : ICliCommand
 {
     private const ulong DefaultMemoryBytes = 256UL << 20;
-    // System.Threading timers accept at most 2^32-2 ms (49.7 days): "no timeout" must stay below that.
+    // The run loop arms a System.Threading.Timer, whose due time is limited to 2^32-2 ms (about 49.7 days).
     private static readonly TimeSpan NoTimeout = TimeSpan.FromDays(49);
 
     public Command Build(CliContext context)
@@ -31,11 +31,12 @@ public sealed class RunCommand : ICliCommand
         var stats = new Option<bool>("--stats") { Description = "Print exits by kind and guest calls by kind to stderr at the end" };
         var consoleLog = new Option<string?>("--console-log") { Description = "Write guest console output to this file instead of stdout" };
         var statsJson = new Option<string?>("--stats-json") { Description = "Write how the guest ended, exits, calls and the policy's per-call accounting to this JSON file" };
+        var noPatch = new Option<bool>("--no-patch") { Description = "Run the image as it is, without rewriting its paravirt call sites to the VMM gate" };
         var policyOptions = new PolicyCommandLine();
 
         var command = new Command("run", "Boot a paravirtualized guest (Xen-PV, VMI) on KVM")
         {
-            image, initrd, cmdline, memory, vcpus, config, abi, timeout, stats, consoleLog, statsJson,
+            image, initrd, cmdline, memory, vcpus, config, abi, timeout, stats, consoleLog, statsJson, noPatch,
         };
         policyOptions.AddTo(command);
         command.SetAction((parse, cancellation) =>
@@ -73,6 +74,7 @@ public sealed class RunCommand : ICliCommand
                 ConsoleInput = Console.IsInputRedirected ? Console.OpenStandardInput() : null,
                 Timeout = seconds is { } t ? TimeSpan.FromSeconds(t) : NoTimeout,
                 Logger = context.Logger,
+                Patcher = policy.Filter(parse.GetValue(noPatch) ? null : ImagePatching.Create(context)),
             };
             var report = new RunReporting(parse.GetValue(stats), parse.GetValue(statsJson), policy.Calls);
             return Task.FromResult(Run(context, adapter, request, report, cancellation));

@@ -1,9 +1,10 @@
 using System.Text.RegularExpressions;
 using Serilog;
 using Shim.Adapters.XenPv.Patching;
-using Shim.Cli.Commands;
+using Shim.Adapters.Contracts.Patching;
 using Shim.Cli.Regress;
-using Shim.Core.Gates;
+using Shim.GuestImages.Detection;
+using Shim.Patcher.Contracts;
 using Shim.Patcher;
 
 namespace Shim.Cli.Policy;
@@ -21,27 +22,17 @@ public sealed partial class CallInventory
     /// <summary>Call name (as the adapter's catalog names it) → where it was seen ("image", "run").</summary>
     public IReadOnlyDictionary<string, SortedSet<string>> Seen => _seen;
 
-    public void AddStatic(byte[] image, EnforcingCallPolicy names, ILogger logger)
+    public void AddStatic(GuestDescriptor image, EnforcingCallPolicy names, ILogger logger)
     {
-        PatchElfImage elf;
-        try
-        {
-            elf = PatchElfImage.Read(image);
-        }
-        catch (InvalidDataException e)
-        {
-            Notes.Add($"no static call inventory: {e.Message} (run the guest with --stats-json and pass it as --observed)");
-            return;
-        }
-        var engine = new PatchEngine(new PatchEngineOptions(), XenPvPatchRules.Create(GatePort.ForAdapterSlot(0)), logger);
+        var engine = new PatchEngine(new PatchEngineOptions(), XenPvPatchRules.Create(XenPvPatchRules.Gate), logger);
         PatchResult result;
         try
         {
-            result = engine.Patch(elf.Input);
+            result = engine.Patch(GuestImageCode.ToPatchInput(image.Image));
         }
-        catch (PatchInputException e)
+        catch (Exception e) when (e is PatchInputException or ImagePatchException)
         {
-            Notes.Add($"no static call inventory: {e.Message}");
+            Notes.Add($"no static call inventory: {e.Message} (run the guest with --stats-json and pass it as --observed)");
             return;
         }
         var proven = 0;

@@ -3,6 +3,7 @@ using Serilog.Formatting.Compact;
 using Shim.Adapters.Contracts;
 using Shim.Adapters.Contracts.Policy;
 using Shim.Cli.Hosting;
+using Shim.Patcher.Contracts;
 
 namespace Shim.Cli.Policy;
 
@@ -14,6 +15,7 @@ public sealed class RunPolicy : IDisposable
 {
     private readonly PolicyReloader? _reloader;
     private readonly Serilog.Core.Logger? _decisionLog;
+    private readonly IReadOnlyDictionary<string, bool> _patcherRules;
 
     private RunPolicy(LoadedPolicy loaded, IAbiAdapter adapter, ILogger logger, bool watch)
     {
@@ -26,6 +28,7 @@ public sealed class RunPolicy : IDisposable
         }
         Calls = new EnforcingCallPolicy(policy.For(adapter.Name), PolicyCatalogs.Default.For(adapter.Name), logger);
         CpuidMasks = policy.CpuidMasks;
+        _patcherRules = policy.PatcherRules;
         ConsoleDestination = policy.ConsoleDestination is { } d && !d.Equals("stdout", StringComparison.OrdinalIgnoreCase) ? d : null;
         if (watch)
             _reloader = new PolicyReloader(loaded, reloaded => Calls.Replace(reloaded.For(adapter.Name)), logger);
@@ -34,6 +37,10 @@ public sealed class RunPolicy : IDisposable
     public EnforcingCallPolicy Calls { get; }
 
     public IReadOnlyList<CpuidMask> CpuidMasks { get; }
+
+    /// <summary>The run's patcher with the rules the policy turned off removed (null stays null: --no-patch).</summary>
+    public IImagePatcher? Filter(IImagePatcher? patcher) =>
+        patcher is null || _patcherRules.Count == 0 ? patcher : new PolicyFilteredPatcher(patcher, _patcherRules);
 
     /// <summary>A file the policy sends the guest console to, or null for standard output.</summary>
     public string? ConsoleDestination { get; }

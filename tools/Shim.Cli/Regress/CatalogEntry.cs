@@ -7,6 +7,9 @@ public enum ExpectedEnd
     Crash,
     Reboot,
 
+    /// <summary>The guest is expected to run until its timeout stops it (`shim run` exit code 6), e.g. a spin test.</summary>
+    Timeout,
+
     /// <summary>The guest keeps running (a boot loader at its prompt): it is stopped once every pattern has appeared.</summary>
     Running,
 }

@@ -150,7 +150,8 @@ public static class CatalogReader
             "crash" => ExpectedEnd.Crash,
             "reboot" => ExpectedEnd.Reboot,
             "running" => ExpectedEnd.Running,
-            _ => throw Error(node, $"{where}: '{text}' is not poweroff, crash, reboot or running"),
+            "timeout" => ExpectedEnd.Timeout,
+            _ => throw Error(node, $"{where}: '{text}' is not poweroff, crash, reboot, timeout or running"),
         };
 
         private TimeSpan Seconds(YamlNode node, string text, string where) =>
