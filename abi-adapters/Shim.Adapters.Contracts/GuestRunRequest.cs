@@ -1,4 +1,5 @@
 using Serilog;
+using Shim.Adapters.Contracts.Policy;
 using Shim.GuestImages.Detection;
 using Shim.Patcher.Contracts;
 
@@ -26,6 +27,12 @@ public sealed record GuestRunRequest
     public required TimeSpan Timeout { get; init; }
 
     public required ILogger Logger { get; init; }
+
+    /// <summary>The ops policy for this guest's calls (allow everything when no policy was given).</summary>
+    public ICallPolicy CallPolicy { get; init; } = AllowAllCallPolicy.Instance;
+
+    /// <summary>CPUID feature masks from the policy, applied on top of the adapter's own defaults.</summary>
+    public IReadOnlyList<CpuidMask> CpuidMasks { get; init; } = [];
 
     /// <summary>
     /// Rewrites the image's paravirt call sites to the adapter's gate before the guest runs; null runs the image as

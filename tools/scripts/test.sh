@@ -15,6 +15,16 @@ rm -rf TestResults
 dotnet test Shim.sln -c Release --no-build --nologo --logger trx --results-directory TestResults --blame-hang-timeout 5m "$@"
 test_status=$?
 
+# The archived-guest regression suite (docs/catalog.md): every catalog entry in its own `shim run` process.
+regress_status=0
+if bash guest-images/test-guests/build.sh >/dev/null; then
+  tools/Shim.Cli/bin/Release/net10.0/shim regress guest-images/catalog --jobs 2 --output TestResults/regress
+  regress_status=$?
+else
+  echo "test.sh: could not build the test guests for shim regress" >&2
+  regress_status=1
+fi
+
 python3 tools/scripts/test-summary.py TestResults
 summary_status=$?
-[ $test_status -eq 0 ] && [ $summary_status -eq 0 ]
+[ $test_status -eq 0 ] && [ $summary_status -eq 0 ] && [ $regress_status -eq 0 ]

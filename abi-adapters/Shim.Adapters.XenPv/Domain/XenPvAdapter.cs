@@ -112,6 +112,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                 FirstFrame = result.Physical.FirstGrantFrame,
                 MaxFrames = (uint)result.Physical.GrantFrameCount,
             },
+            Cpuid = new CpuidPolicyOptions { Overrides = CpuidMasking.Apply(CpuidPolicyOptions.DefaultOverrides, request.CpuidMasks) },
         };
         // Native CPUID (what a patched forced-emulation site runs) and the emulated prefix give the same answers.
         var cpuidSource = XenNativeCpuid.SourceFrom(machine.HostCpuid);
@@ -129,6 +130,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                 Console = new TextConsoleSink(request.ConsoleOutput),
                 CpuidSource = cpuidSource,
                 Logger = logger,
+                CallPolicy = request.CallPolicy,
             });
         foreach (var (number, handler) in XenMemoryHypercalls.Create(domainMemory))
             runtime.Dispatcher.Register(number, handler);

@@ -1,5 +1,6 @@
 using Serilog;
 using Serilog.Events;
+using Shim.Adapters.Contracts.Policy;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Traps;
 using Shim.Adapters.XenPv.Vcpu;
@@ -9,7 +10,8 @@ namespace Shim.Adapters.XenPv.Hypercalls;
 /// <summary>
 /// Routes a hypercall gate exit to its handler: decodes the number and arguments from the width's registers, writes
 /// the result to RAX/EAX, counts calls by number and answers -ENOSYS (logged once per number) for unknown ones.
-/// multicall and iret are built in because they work on the whole register state.
+/// multicall and iret are built in because they work on the whole register state. Every call (multicall entries
+/// included) is first put to the ops policy, which may deny it or answer it with a fixed value.
 /// </summary>
 public sealed class HypercallDispatcher
 {
@@ -22,11 +24,13 @@ public sealed class HypercallDispatcher
     private readonly IHypercallHandler?[] _handlers = new IHypercallHandler?[HypercallStatistics.TableSize];
     private readonly bool[] _reportedUnimplemented = new bool[HypercallStatistics.TableSize + 1];
     private readonly IretHypercall _iret;
+    private readonly ICallPolicy _policy;
     private readonly ILogger _logger;
 
-    public HypercallDispatcher(IretHypercall iret, ILogger logger)
+    public HypercallDispatcher(IretHypercall iret, ILogger logger, ICallPolicy? policy = null)
     {
         _iret = iret;
+        _policy = policy ?? AllowAllCallPolicy.Instance;
         _logger = logger.ForContext<HypercallDispatcher>();
     }
 
@@ -62,12 +66,17 @@ public sealed class HypercallDispatcher
 
     private long Invoke(XenVcpu vcpu, ulong number, in HypercallArgs args)
     {
+        var call = XenPvCallCatalog.ToGuestCall(number, args.A1);
+        var decision = _policy.Decide(call);
+        if (decision.Verdict != CallVerdict.Dispatch)
+            return decision.Result;
         var handler = number < (ulong)_handlers.Length ? _handlers[number] : null;
         long result;
         if (handler is not null)
             result = handler.Handle(vcpu, args);
         else
         {
+            _policy.NoteUnimplemented(call);
             ReportUnimplemented(number);
             result = XenErrno.Result(XenErrno.ENOSYS);
         }

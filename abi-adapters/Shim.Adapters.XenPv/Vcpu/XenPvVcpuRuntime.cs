@@ -1,4 +1,5 @@
 using Serilog;
+using Shim.Adapters.Contracts.Policy;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Console;
 using Shim.Adapters.XenPv.Emulation;
@@ -37,6 +38,9 @@ public sealed record XenPvRuntimeServices
     public IHypercallHandler? Reservations { get; init; }
 
     public required ILogger Logger { get; init; }
+
+    /// <summary>The ops policy every hypercall is put to before dispatch.</summary>
+    public ICallPolicy CallPolicy { get; init; } = AllowAllCallPolicy.Instance;
 }
 
 /// <summary>
@@ -65,7 +69,7 @@ public sealed class XenPvVcpuRuntime
         _router = new GuestTrapRouter(_delivery, new ForcedEmulation(cpuid),
             new PrivilegedOpEmulator(new MsrEmulator(), services.Ports, services.BasePointer));
         ConsoleSink = services.Console;
-        Dispatcher = new HypercallDispatcher(new IretHypercall(), services.Logger);
+        Dispatcher = new HypercallDispatcher(new IretHypercall(), services.Logger, services.CallPolicy);
         RegisterHandlers(options, services);
     }
 

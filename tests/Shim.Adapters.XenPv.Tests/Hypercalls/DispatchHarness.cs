@@ -9,10 +9,10 @@ namespace Shim.Adapters.XenPv.Tests.Hypercalls;
 /// <summary>Issues hypercalls the way the core will: registers as after the gate, result read back from RAX.</summary>
 internal sealed class DispatchHarness
 {
-    public DispatchHarness(TestGuest guest)
+    public DispatchHarness(TestGuest guest, Shim.Adapters.Contracts.Policy.ICallPolicy? policy = null)
     {
         Guest = guest;
-        Dispatcher = new HypercallDispatcher(new IretHypercall(), guest.Logger);
+        Dispatcher = new HypercallDispatcher(new IretHypercall(), guest.Logger, policy);
     }
 
     public TestGuest Guest { get; }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Shim.Adapters.Contracts;
 using Shim.Cli.Hosting;
+using Shim.Cli.Policy;
+using Shim.Cli.Regress;
 using Shim.GuestImages.Config;
 using Shim.GuestImages.Spec;
 
@@ -28,12 +30,15 @@ public sealed class RunCommand : ICliCommand
         var timeout = new Option<double?>("--timeout") { Description = "Stop the guest after this many seconds (exit code 6)" };
         var stats = new Option<bool>("--stats") { Description = "Print exits by kind and guest calls by kind to stderr at the end" };
         var consoleLog = new Option<string?>("--console-log") { Description = "Write guest console output to this file instead of stdout" };
+        var statsJson = new Option<string?>("--stats-json") { Description = "Write how the guest ended, exits, calls and the policy's per-call accounting to this JSON file" };
         var noPatch = new Option<bool>("--no-patch") { Description = "Run the image as it is, without rewriting its paravirt call sites to the VMM gate" };
+        var policyOptions = new PolicyCommandLine();
 
         var command = new Command("run", "Boot a paravirtualized guest (Xen-PV, VMI) on KVM")
         {
-            image, initrd, cmdline, memory, vcpus, config, abi, timeout, stats, consoleLog, noPatch,
+            image, initrd, cmdline, memory, vcpus, config, abi, timeout, stats, consoleLog, statsJson, noPatch,
         };
+        policyOptions.AddTo(command);
         command.SetAction((parse, cancellation) =>
         {
             var spec = parse.GetValue(config) is { } configPath ? ImportConfig(context, configPath) : null;
@@ -46,30 +51,40 @@ public sealed class RunCommand : ICliCommand
             if (vcpuCount is < 1 or > 64)
                 throw new CliError(ExitCodes.UsageError, $"--vcpus must be between 1 and 64, got {vcpuCount}");
 
+            // An invalid policy stops the run before the image is even read.
+            var sources = policyOptions.Sources(parse, reloadOnChange: true);
+            var loadedPolicy = PolicyCommandLine.Load(sources);
             var descriptor = GuestImageOpener.Open(context, kernelPath);
             var adapter = AdapterCatalog.Select(descriptor, parse.GetValue(abi));
+            var memoryBytes = parse.GetValue(memory) is { } m ? NumericArguments.ParseSize(m, "--memory")
+                : spec?.MemoryMiB is { } mib ? (ulong)mib << 20 : DefaultMemoryBytes;
+            using var policy = RunPolicy.Apply(loadedPolicy, adapter, memoryBytes, vcpuCount, context.Logger, watch: sources.GuestFile is not null || sources.SiteFile is not null);
             var initrdPath = parse.GetValue(initrd) ?? spec?.Initrd;
-            using var consoleFile = parse.GetValue(consoleLog) is { } logPath ? OpenConsoleLog(logPath) : null;
+            using var consoleFile = (parse.GetValue(consoleLog) ?? policy.ConsoleDestination) is { } logPath ? OpenConsoleLog(logPath) : null;
             var request = new GuestRunRequest
             {
                 Image = descriptor,
                 Initrd = initrdPath is null ? null : GuestImageOpener.ReadFile(initrdPath),
                 CommandLine = parse.GetValue(cmdline) ?? spec?.Cmdline ?? "",
-                MemoryBytes = parse.GetValue(memory) is { } m ? NumericArguments.ParseSize(m, "--memory")
-                    : spec?.MemoryMiB is { } mib ? (ulong)mib << 20 : DefaultMemoryBytes,
+                MemoryBytes = memoryBytes,
                 Vcpus = vcpuCount,
+                CallPolicy = policy.Calls,
+                CpuidMasks = policy.CpuidMasks,
                 ConsoleOutput = consoleFile ?? context.Out,
                 ConsoleInput = Console.IsInputRedirected ? Console.OpenStandardInput() : null,
                 Timeout = seconds is { } t ? TimeSpan.FromSeconds(t) : NoTimeout,
                 Logger = context.Logger,
-                Patcher = parse.GetValue(noPatch) ? null : ImagePatching.Create(context),
+                Patcher = policy.Filter(parse.GetValue(noPatch) ? null : ImagePatching.Create(context)),
             };
-            return Task.FromResult(Run(context, adapter, request, parse.GetValue(stats), cancellation));
+            var report = new RunReporting(parse.GetValue(stats), parse.GetValue(statsJson), policy.Calls);
+            return Task.FromResult(Run(context, adapter, request, report, cancellation));
         });
         return command;
     }
 
-    private static int Run(CliContext context, IAbiAdapter adapter, GuestRunRequest request, bool stats, CancellationToken cancellation)
+    private sealed record RunReporting(bool Stats, string? StatsJson, EnforcingCallPolicy Policy);
+
+    private static int Run(CliContext context, IAbiAdapter adapter, GuestRunRequest request, RunReporting report, CancellationToken cancellation)
     {
         using var kvm = KvmAccess.Open(context);
         using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -94,8 +109,13 @@ public sealed class RunCommand : ICliCommand
             {
                 var outcome = KvmAccess.Guard(() => guest.Run(interrupt.Token));
                 request.ConsoleOutput.Flush();
-                if (stats)
+                if (report.Stats)
+                {
                     RunStatisticsWriter.Write(context.Error, outcome);
+                    PolicyStatisticsWriter.Write(context.Error, report.Policy.Accounts());
+                }
+                if (report.StatsJson is { } statsPath)
+                    WriteStatsJson(statsPath, RunStatsDocument.From(adapter.Name, outcome, report.Policy.Accounts()));
                 return ToExitCode(outcome);
             }
         }
@@ -117,6 +137,18 @@ public sealed class RunCommand : ICliCommand
         catch (GuestConfigException e)
         {
             throw new CliError(ExitCodes.GuestConfigInvalid, e.Message);
+        }
+    }
+
+    private static void WriteStatsJson(string path, RunStatsDocument document)
+    {
+        try
+        {
+            document.WriteTo(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliError(ExitCodes.ConfigurationError, $"cannot write --stats-json {path}: {e.Message}");
         }
     }
 

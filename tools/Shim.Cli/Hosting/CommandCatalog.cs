@@ -16,5 +16,7 @@ public static class CommandCatalog
         new RunCommand(),
         new PatchCommand(),
         new InitramfsCommand(),
+        new PolicyCommand(),
+        new RegressCommand(),
     ];
 }

@@ -23,5 +23,9 @@ public static class ExitCodes
     public const int GuestNotParavirtualized = 15;
     public const int InitramfsInputInvalid = 16;
     public const int BenchTargetIncomplete = 17;
+    /// <summary>The policy forbids this run (ABI not enabled, memory or vCPUs above its limits).</summary>
+    public const int PolicyRefused = 18;
+    /// <summary>`shim regress`: at least one catalog entry failed.</summary>
+    public const int RegressionFailed = 19;
     public const int Interrupted = 130;
 }
