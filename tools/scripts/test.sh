@@ -17,11 +17,14 @@ test_status=$?
 
 # The archived-guest regression suite (docs/catalog.md): every catalog entry in its own `shim run` process.
 regress_status=0
-if bash guest-images/test-guests/build.sh >/dev/null; then
-  tools/Shim.Cli/bin/Release/net10.0/shim regress guest-images/catalog --jobs 2 --output TestResults/regress
+shim=tools/Shim.Cli/bin/Release/net10.0/shim
+if bash guest-images/test-guests/build.sh >/dev/null \
+   && mkdir -p .cache/initramfs \
+   && $shim initramfs --busybox .cache/guests/busybox/busybox --output .cache/initramfs/busybox.cpio >/dev/null; then
+  $shim regress guest-images/catalog --jobs 2 --output TestResults/regress
   regress_status=$?
 else
-  echo "test.sh: could not build the test guests for shim regress" >&2
+  echo "test.sh: could not build the test guests or the initramfs for shim regress" >&2
   regress_status=1
 fi
 

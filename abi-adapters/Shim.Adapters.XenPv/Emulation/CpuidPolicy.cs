@@ -49,8 +49,9 @@ public sealed record CpuidPolicyOptions
                 ClearEcx: (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 15) | (1u << 17) |
                           (1u << 21) | (1u << 24) | (1u << 26) | (1u << 27) | (1u << 28),
                 // PSE (3) and PSE36 (17) too: PV page tables have 4 KiB leaves only, and Linux builds its direct map
-                // with 2 MiB pages whenever PSE is offered (Xen then refuses every such PMD).
-                ClearEdx: (1u << 3) | (1u << 9) | (1u << 12) | (1u << 17) | (1u << 21) | (1u << 22) | (1u << 29) | (1u << 31),
+                // with 2 MiB pages whenever PSE is offered (Xen then refuses every such PMD). MCE (7) and MCA (14): Shim
+                // has no virtual machine-check MSRs (Xen's vMCE), and Linux panics when MCG_CAP reads fault.
+                ClearEdx: (1u << 3) | (1u << 7) | (1u << 9) | (1u << 12) | (1u << 14) | (1u << 17) | (1u << 21) | (1u << 22) | (1u << 29) | (1u << 31),
                 SetEcx: 1u << 31),
             [(7, 0)] = new(
                 // FSGSBASE (0), SMEP (7), SMAP (20) and UMIP (ECX 2) assume a kernel at CPL0: a PV kernel runs at CPL3,
