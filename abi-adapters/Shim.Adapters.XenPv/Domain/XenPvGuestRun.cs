@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Serilog;
 using Shim.Adapters.Contracts;
+using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Memory;
 using Shim.Adapters.XenPv.Vcpu;
 using Shim.Core.Cpu;
@@ -23,6 +24,9 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     public const int TimerEventSource = 0x58_01;
     public const int KickEventSource = 0x58_02;
 
+    /// <summary>int $0x82: the pv32 hypercall gate (the monitor's IDT gate has DPL 1, so only the ring-1 kernel reaches it).</summary>
+    public const int CompatHypercallVector = 0x82;
+
     private const ulong Cr0TaskSwitched = 1UL << 3;
     private const ulong RflagsInterrupt = 1UL << 9;
     private const ulong RflagsIopl = 3UL << 12;
@@ -33,13 +37,18 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private readonly ConsoleInputPump? _input;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
+    private readonly XenGuestWidth _width;
+    private readonly Func<int, ulong, ulong> _hardwareCr3;
     private VcpuRunRequest? _endRequest;
 
+    /// <param name="hardwareCr3">Maps (vCPU, guest root frame) to the CR3 the real vCPU runs on (pv32: a hosting L4).</param>
     public XenPvGuestRun(IGuestMachine machine, XenPvVcpuRuntime runtime, XenDomainMemory domainMemory, Stream? consoleInput,
-        TimeSpan timeout, ILogger logger)
+        TimeSpan timeout, Func<int, ulong, ulong> hardwareCr3, ILogger logger)
     {
         _machine = machine;
         _runtime = runtime;
+        _width = runtime.Domain.Width;
+        _hardwareCr3 = hardwareCr3;
         _pageTableWrites = new WritablePageTableEmulator(domainMemory);
         _timeout = timeout;
         _logger = logger;
@@ -91,6 +100,8 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         state.Regs.Rflags = trap.Frame.Rflags;
         state.Cs = trap.Frame.Cs;
         state.Ss = trap.Frame.Ss;
+        if (trap.Vector == CompatHypercallVector && _width == XenGuestWidth.Pv32Pae)
+            return Apply(vcpu, ref state, _runtime.OnHypercall(vcpu.Id, ref state));
         var xenVcpu = _runtime.Domain.Vcpus[vcpu.Id];
         if (trap.Vector == XenTrap.PageFaultVector && xenVcpu.InKernelMode && trap.FaultAddress is { } cr2)
         {
@@ -178,11 +189,15 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         var rflags = (state.Regs.Rflags | RflagsInterrupt) & ~RflagsIopl;
         vcpu.Registers = state.Regs;
         ref var sregs = ref vcpu.SpecialRegisters;
-        var cr3 = xenVcpu.ActiveRootFrame << 12;
+        var cr3 = _hardwareCr3(vcpu.Id, xenVcpu.ActiveRootFrame);
         if (sregs.Cr3 != cr3 || xenVcpu.ConsumeTlbFlushRequest())
             sregs.Cr3 = cr3;
-        sregs.Fs.Base = xenVcpu.FsBase;
-        sregs.Gs.Base = xenVcpu.ActiveGsBase;
+        // pv32 segment bases come from its descriptors (compatibility mode); only pv64 has set_segment_base.
+        if (_width == XenGuestWidth.Pv64)
+        {
+            sregs.Fs.Base = xenVcpu.FsBase;
+            sregs.Gs.Base = xenVcpu.ActiveGsBase;
+        }
         sregs.Cr0 = xenVcpu.VirtualCr0Ts ? sregs.Cr0 | Cr0TaskSwitched : sregs.Cr0 & ~Cr0TaskSwitched;
         vcpu.MarkSpecialRegistersDirty();
         _machine.Monitor.Resume(vcpu, state.Cs, state.Ss, rip, rsp, rflags);
