@@ -7,31 +7,57 @@ namespace Shim.Adapters.XenPv.Domain;
 
 /// <summary>
 /// Xen system time = nanoseconds since the domain was built, on the same monotonic clock the core's timers use,
-/// so a Xen timer deadline converts to a core timer deadline by adding the start time.
+/// so a Xen timer deadline converts to a core timer deadline by adding the start time. The guest TSC (what the
+/// guest's rdtsc reads, KVM's offset host TSC) is calibrated once against that clock, so pvclock's scale and
+/// tsc_timestamp match what the guest measures.
 /// </summary>
 internal sealed class HostXenClock : IXenClock
 {
-    /// <summary>The guest TSC is modelled at 1 GHz from the monotonic clock until the host TSC rate is exposed by the core.</summary>
-    private const ulong ModelledTscHz = 1_000_000_000;
+    private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(20);
+    private const ulong MinimumTscHz = 1_000_000;
 
-    public HostXenClock() => StartNanoseconds = SystemMonotonicClock.Instance.NowNanoseconds;
+    private readonly ulong _baseTsc;
+
+    /// <param name="readGuestTsc">Reads the guest's current TSC (IA32_TSC of a vCPU that is not running).</param>
+    public HostXenClock(Func<ulong> readGuestTsc)
+    {
+        var (startNs, startTsc) = ReadPair(readGuestTsc);
+        Thread.Sleep(CalibrationInterval);
+        var (endNs, endTsc) = ReadPair(readGuestTsc);
+        if (endTsc <= startTsc || endNs <= startNs)
+            throw new InvalidOperationException($"the guest TSC did not advance during calibration ({startTsc} → {endTsc})");
+        TscFrequencyHz = (ulong)((UInt128)(endTsc - startTsc) * 1_000_000_000UL / (ulong)(endNs - startNs));
+        if (TscFrequencyHz < MinimumTscHz)
+            throw new InvalidOperationException($"implausible guest TSC rate {TscFrequencyHz} Hz");
+        StartNanoseconds = endNs;
+        _baseTsc = endTsc;
+    }
 
     public long StartNanoseconds { get; }
 
-    public ulong TscFrequencyHz => ModelledTscHz;
+    public ulong TscFrequencyHz { get; }
 
     public bool TscStable => true;
 
     public ClockSample Sample()
     {
         var now = (ulong)(SystemMonotonicClock.Instance.NowNanoseconds - StartNanoseconds);
-        return new ClockSample(now, now);
+        return new ClockSample(_baseTsc + (ulong)((UInt128)now * TscFrequencyHz / 1_000_000_000UL), now);
     }
 
     public (long Seconds, uint Nanoseconds) WallClockNow()
     {
         var ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
         return (ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
+    }
+
+    // The TSC read is bracketed by two clock reads; its midpoint is the best estimate of when it was taken.
+    private static (long Nanoseconds, ulong Tsc) ReadPair(Func<ulong> readGuestTsc)
+    {
+        var before = SystemMonotonicClock.Instance.NowNanoseconds;
+        var tsc = readGuestTsc();
+        var after = SystemMonotonicClock.Instance.NowNanoseconds;
+        return (before + (after - before) / 2, tsc);
     }
 }
 

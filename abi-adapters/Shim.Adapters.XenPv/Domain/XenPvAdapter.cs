@@ -3,6 +3,7 @@ using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
 using Shim.Adapters.XenPv.Compat;
+using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Memory;
 using Shim.Adapters.XenPv.Vcpu;
 using Shim.Adapters.XenPv.Xenstore;
@@ -26,6 +27,8 @@ public sealed class XenPvAdapter : IAbiAdapter
 
     /// <summary>Vectors whose monitor gate admits ring 3, as in Xen's IDT: int3 and into trap as #BP/#OF, not #GP.</summary>
     private static readonly int[] UserGateVectors = [3, 4];
+
+    private const uint TscMsr = 0x10;
 
     public string Name => "xen-pv";
 
@@ -106,7 +109,7 @@ public sealed class XenPvAdapter : IAbiAdapter
 
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
-        var clock = new HostXenClock();
+        var clock = new HostXenClock(() => machine.GetMsr(0, TscMsr));
         runtime = new XenPvVcpuRuntime(
             new XenPvRuntimeOptions
             {
@@ -116,6 +119,12 @@ public sealed class XenPvAdapter : IAbiAdapter
                     SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
                     NrPages = result.Physical.RamFrames,
                     MaxPages = result.Physical.RamFrames,
+                },
+                MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries },
+                GrantTable = new GrantTableOptions
+                {
+                    FirstFrame = result.Physical.FirstGrantFrame,
+                    MaxFrames = (uint)result.Physical.GrantFrameCount,
                 },
             },
             new XenPvRuntimeServices

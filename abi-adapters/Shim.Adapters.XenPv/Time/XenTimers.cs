@@ -123,6 +123,8 @@ public sealed class XenTimers
         lock (_lock)
         {
             ref var timer = ref _timers[vcpu];
+            // The one-shot host timer behind this call is used up even if it fired a little early: re-arm from scratch.
+            timer.Armed = 0;
             if (timer.SingleshotDeadline != 0 && timer.SingleshotDeadline <= now)
             {
                 timer.SingleshotDeadline = 0;

@@ -85,11 +85,14 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
     {
         while (true)
         {
-            var next = Poll();
+            Poll();
             lock (_gate)
             {
                 if (_stopping)
                     return;
+                // The earliest deadline is taken under the lock the wait releases: a timer scheduled after Poll
+                // (its pulse found no waiter) is still seen here instead of being slept through.
+                long? next = _timers.Count == 0 ? null : _timers.Values.Min(e => e.DueNanoseconds);
                 var waitNanoseconds = next is { } due ? due - clock.NowNanoseconds : long.MaxValue;
                 if (waitNanoseconds > 0)
                     System.Threading.Monitor.Wait(_gate, waitNanoseconds == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromTicks(Math.Max(1, waitNanoseconds / 100)));
