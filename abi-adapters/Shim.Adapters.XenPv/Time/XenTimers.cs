@@ -112,6 +112,9 @@ public sealed class XenTimers
         }
     }
 
+    /// <summary>Marks the host timer's state as unknown, so the next re-arm always schedules or cancels.</summary>
+    private const ulong UnknownArm = ulong.MaxValue;
+
     /// <summary>
     /// The vCPU's host timer fired (or the run loop noticed a deadline passed): raise VIRQ_TIMER once for whatever
     /// expired, advance the periodic timer past now (missed ticks are not replayed, as in Xen), and re-arm.
@@ -123,8 +126,9 @@ public sealed class XenTimers
         lock (_lock)
         {
             ref var timer = ref _timers[vcpu];
-            // The one-shot host timer behind this call is used up even if it fired a little early: re-arm from scratch.
-            timer.Armed = 0;
+            // The one-shot host timer behind this call is used up (or a stale expiry raced a re-arm): whatever
+            // Rearm decides next must reach the scheduler, so forget what was armed.
+            timer.Armed = UnknownArm;
             if (timer.SingleshotDeadline != 0 && timer.SingleshotDeadline <= now)
             {
                 timer.SingleshotDeadline = 0;

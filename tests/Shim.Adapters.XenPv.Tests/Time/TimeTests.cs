@@ -112,6 +112,24 @@ public sealed class TimeTests
     }
 
     [Fact]
+    public void An_expiry_before_the_deadline_arms_the_host_timer_again()
+    {
+        _timers.Start();
+        _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.StopPeriodicTimer, 0);
+        var deadline = _clock.SystemTimeNs + 4_000_000;
+        _guest.WriteU64(TestGuest.Scratch, deadline);
+        _guest.WriteU32(TestGuest.Scratch + 8, 0);
+        _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.SetSingleshotTimer, 0, TestGuest.Va(TestGuest.Scratch));
+
+        // A one-shot host timer that fired (here: a stale expiry of an earlier deadline) is gone.
+        _scheduler.Armed.Remove(0);
+        _clock.Advance(1_000_000);
+        Assert.False(_timers.OnTimerExpired(0));
+
+        Assert.Equal(deadline, _scheduler.Armed[0]);
+    }
+
+    [Fact]
     public void Vcpuop_stop_periodic_then_singleshot_fires_once_at_its_deadline()
     {
         var port = (uint)_guest.Domain.Events.BindVirq(Virq.Timer, 0);
