@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Shim.Adapters.XenPv.Time;
 using Shim.Core.Events;
 using Shim.Core.Machine;
@@ -7,30 +6,28 @@ namespace Shim.Adapters.XenPv.Domain;
 
 /// <summary>
 /// Xen system time = nanoseconds since the domain was built, on the same monotonic clock the core's timers use,
-/// so a Xen timer deadline converts to a core timer deadline by adding the start time. The guest TSC (what the
-/// guest's rdtsc reads, KVM's offset host TSC) is calibrated once against that clock, so pvclock's scale and
-/// tsc_timestamp match what the guest measures.
+/// so a Xen timer deadline converts to a core timer deadline by adding the start time. The guest reads its TSC
+/// natively, so pvclock must describe the real guest TSC: its rate and one (TSC, time) pair are calibrated at
+/// build time from the vCPU's IA32_TSC and the monotonic clock, and later samples follow that line.
 /// </summary>
 internal sealed class HostXenClock : IXenClock
 {
-    private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(20);
-    private const ulong MinimumTscHz = 1_000_000;
+    private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(10);
 
-    private readonly ulong _baseTsc;
+    private readonly long _anchorNanoseconds;
+    private readonly ulong _anchorTsc;
 
-    /// <param name="readGuestTsc">Reads the guest's current TSC (IA32_TSC of a vCPU that is not running).</param>
+    /// <param name="readGuestTsc">Reads the guest's current TSC (IA32_TSC of vCPU 0).</param>
     public HostXenClock(Func<ulong> readGuestTsc)
     {
-        var (startNs, startTsc) = ReadPair(readGuestTsc);
+        StartNanoseconds = SystemMonotonicClock.Instance.NowNanoseconds;
+        (_anchorNanoseconds, _anchorTsc) = PairedReading(readGuestTsc);
         Thread.Sleep(CalibrationInterval);
-        var (endNs, endTsc) = ReadPair(readGuestTsc);
-        if (endTsc <= startTsc || endNs <= startNs)
-            throw new InvalidOperationException($"the guest TSC did not advance during calibration ({startTsc} → {endTsc})");
-        TscFrequencyHz = (ulong)((UInt128)(endTsc - startTsc) * 1_000_000_000UL / (ulong)(endNs - startNs));
-        if (TscFrequencyHz < MinimumTscHz)
-            throw new InvalidOperationException($"implausible guest TSC rate {TscFrequencyHz} Hz");
-        StartNanoseconds = endNs;
-        _baseTsc = endTsc;
+        var (nanoseconds, tsc) = PairedReading(readGuestTsc);
+        var elapsed = (ulong)Math.Max(1, nanoseconds - _anchorNanoseconds);
+        TscFrequencyHz = (ulong)((UInt128)(tsc - _anchorTsc) * 1_000_000_000UL / elapsed);
+        if (TscFrequencyHz == 0)
+            throw new InvalidOperationException("the guest TSC does not advance");
     }
 
     public long StartNanoseconds { get; }
@@ -41,8 +38,10 @@ internal sealed class HostXenClock : IXenClock
 
     public ClockSample Sample()
     {
-        var now = (ulong)(SystemMonotonicClock.Instance.NowNanoseconds - StartNanoseconds);
-        return new ClockSample(_baseTsc + (ulong)((UInt128)now * TscFrequencyHz / 1_000_000_000UL), now);
+        var monotonic = SystemMonotonicClock.Instance.NowNanoseconds;
+        var sinceAnchor = (ulong)Math.Max(0, monotonic - _anchorNanoseconds);
+        var tsc = _anchorTsc + (ulong)((UInt128)sinceAnchor * TscFrequencyHz / 1_000_000_000UL);
+        return new ClockSample(tsc, (ulong)(monotonic - StartNanoseconds));
     }
 
     public (long Seconds, uint Nanoseconds) WallClockNow()
@@ -51,8 +50,8 @@ internal sealed class HostXenClock : IXenClock
         return (ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
     }
 
-    // The TSC read is bracketed by two clock reads; its midpoint is the best estimate of when it was taken.
-    private static (long Nanoseconds, ulong Tsc) ReadPair(Func<ulong> readGuestTsc)
+    /// <summary>A TSC reading and the monotonic time halfway through the read.</summary>
+    private static (long Nanoseconds, ulong Tsc) PairedReading(Func<ulong> readGuestTsc)
     {
         var before = SystemMonotonicClock.Instance.NowNanoseconds;
         var tsc = readGuestTsc();

@@ -19,16 +19,13 @@ namespace Shim.Adapters.XenPv.Domain;
 /// </summary>
 public sealed class XenPvAdapter : IAbiAdapter
 {
-    /// <summary>
-    /// A PML4 slot of Xen's reserved 256–271 range that no pv64 guest may map (256 is the M2P). pv32 guests only
-    /// reach L4 slot 0, so the same slot serves them.
-    /// </summary>
+    /// <summary>A PML4 slot of Xen's reserved 256–271 range that no pv64 guest may map (256 is the M2P).</summary>
     public const int MonitorL4Slot = 270;
+
+    private const uint GuestTscMsr = 0x10; // IA32_TIME_STAMP_COUNTER
 
     /// <summary>Vectors whose monitor gate admits ring 3, as in Xen's IDT: int3 and into trap as #BP/#OF, not #GP.</summary>
     private static readonly int[] UserGateVectors = [3, 4];
-
-    private const uint TscMsr = 0x10;
 
     public string Name => "xen-pv";
 
@@ -78,7 +75,8 @@ public sealed class XenPvAdapter : IAbiAdapter
     private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, ILogger logger)
     {
         bool pv64 = build.Width == XenGuestWidth.Pv64;
-        // pv64 roots are L4s that carry the monitor slot themselves; pv32 L3s are hosted under per-vCPU L4s instead.
+        // pv64 roots are L4s that carry the monitor slot themselves; pv32 L3s are hosted under per-vCPU L4s whose
+        // slot 0 is the guest's 4 GiB, so the same monitor slot serves them.
         if (pv64)
             build = build with { MonitorRootEntries = new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry } };
         XenDomainBuildResult result;
@@ -109,7 +107,7 @@ public sealed class XenPvAdapter : IAbiAdapter
 
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
-        var clock = new HostXenClock(() => machine.GetMsr(0, TscMsr));
+        var clock = new HostXenClock(() => machine.GetMsr(0, GuestTscMsr));
         runtime = new XenPvVcpuRuntime(
             new XenPvRuntimeOptions
             {
@@ -120,6 +118,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                     NrPages = result.Physical.RamFrames,
                     MaxPages = result.Physical.RamFrames,
                 },
+                // Machine frames are VM frames here: the M2P describes every one the guest can be handed.
                 MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries },
                 GrantTable = new GrantTableOptions
                 {

@@ -37,10 +37,8 @@ public sealed class RunstateTracker
         _domain = domain;
         _clock = clock;
         _entries = new Entry[domain.VcpuCount];
-        // Like Xen, every vCPU enters its first state when it is created, not at time 0.
-        var created = clock.Sample().SystemTimeNs;
         for (var i = 0; i < _entries.Length; i++)
-            _entries[i] = new Entry { State = domain.Vcpus[i].IsUp ? Runstate.Running : Runstate.Offline, EntryTime = created };
+            _entries[i] = new Entry { State = domain.Vcpus[i].IsUp ? Runstate.Running : Runstate.Offline };
     }
 
     public Runstate StateOf(int vcpu) => _entries[vcpu].State;

@@ -100,12 +100,17 @@ public sealed class XenPvVcpuRuntime
         return (storePort, consolePort);
     }
 
-    /// <summary>Start of day: wall clock and pvclock published, the 10 ms periodic timer armed on every vCPU.</summary>
+    /// <summary>Start of day: wall clock and pvclock published, online vCPUs running, the 10 ms periodic timer armed on every vCPU.</summary>
     public void Start()
     {
         _time.PublishWallClock();
         foreach (var vcpu in Domain.Vcpus)
+        {
             _time.PublishVcpuTime(vcpu);
+            // Xen's scheduler first runs an online vCPU at domain unpause: its runstate entry time is that moment.
+            if (vcpu.IsUp)
+                Runstate.Change(vcpu, Time.Runstate.Running);
+        }
         Timers.Start();
     }
 

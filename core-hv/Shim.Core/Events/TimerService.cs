@@ -15,6 +15,9 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
     private readonly object _gate = new();
     private readonly Dictionary<long, Entry> _timers = [];
     private long _nextId;
+
+    /// <summary>Bumped by every Schedule, so the timer thread notices one that landed while it was not waiting.</summary>
+    private long _schedules;
     private Thread? _thread;
     private bool _stopping;
 
@@ -26,6 +29,7 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
         {
             var entry = new Entry(++_nextId, target, virtualEvent, periodNanoseconds) { DueNanoseconds = dueNanoseconds };
             _timers.Add(entry.Id, entry);
+            _schedules++;
             System.Threading.Monitor.PulseAll(_gate);
             return entry.Id;
         }
@@ -85,14 +89,17 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
     {
         while (true)
         {
-            Poll();
+            long schedulesSeen;
+            lock (_gate)
+                schedulesSeen = _schedules;
+            var next = Poll();
             lock (_gate)
             {
                 if (_stopping)
                     return;
-                // The earliest deadline is taken under the lock the wait releases: a timer scheduled after Poll
-                // (its pulse found no waiter) is still seen here instead of being slept through.
-                long? next = _timers.Count == 0 ? null : _timers.Values.Min(e => e.DueNanoseconds);
+                // A timer scheduled between Poll and here pulsed nobody: poll again instead of sleeping past it.
+                if (_schedules != schedulesSeen)
+                    continue;
                 var waitNanoseconds = next is { } due ? due - clock.NowNanoseconds : long.MaxValue;
                 if (waitNanoseconds > 0)
                     System.Threading.Monitor.Wait(_gate, waitNanoseconds == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromTicks(Math.Max(1, waitNanoseconds / 100)));
