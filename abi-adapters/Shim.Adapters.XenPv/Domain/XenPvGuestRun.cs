@@ -77,8 +77,9 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
 
     public ExitAction Handle(SyscallExit syscall, IVcpuState vcpu)
     {
-        if (syscall.Entry != SyscallEntry.Syscall64)
-            return ExitAction.StopRun(StopReason.Unhandled, $"{syscall.Entry} from a 64-bit PV guest at rip 0x{syscall.ReturnRip:x}", syscall);
+        // pv32 user code would reach here by sysenter/syscall: Xen's compat sysenter callback is not modelled yet.
+        if (syscall.Entry != SyscallEntry.Syscall64 || _width != XenGuestWidth.Pv64)
+            return ExitAction.StopRun(StopReason.Unhandled, $"{syscall.Entry} from a {_width} PV guest at rip 0x{syscall.ReturnRip:x} is not supported", syscall);
         var state = CurrentState(vcpu);
         // SYSCALL left RSP alone and put the return RIP/RFLAGS in RCX/R11. The vCPU now holds the monitor's
         // selectors; a pv64 guest makes 64-bit SYSCALLs only from Xen's flat CS64/SS in either guest mode.

@@ -22,10 +22,16 @@ internal static class XenGuestBoot
         return new AbiDetector(KvmHost.Logger).Detect(registry.Parse(image));
     }
 
-    public static Result Run(string imagePath, TimeSpan timeout, Stream? consoleInput = null)
+    public static Result Run(string imagePath, TimeSpan timeout)
+    {
+        var console = new StringWriter();
+        var outcome = Run(imagePath, timeout, console, null, TestContext.Current.CancellationToken);
+        return new Result(outcome, console.ToString());
+    }
+
+    public static GuestOutcome Run(string imagePath, TimeSpan timeout, TextWriter console, Stream? consoleInput, CancellationToken cancellation)
     {
         using var kvm = KvmHost.Open();
-        var console = new StringWriter();
         var request = new GuestRunRequest
         {
             Image = Detect(File.ReadAllBytes(imagePath)),
@@ -36,8 +42,7 @@ internal static class XenGuestBoot
             Logger = KvmHost.Logger,
         };
         using var guest = new XenPvAdapter().Prepare(request, new MachineFactory(kvm));
-        var outcome = guest.Run(TestContext.Current.CancellationToken);
-        return new Result(outcome, console.ToString());
+        return guest.Run(cancellation);
     }
 
     private sealed class MachineFactory(KvmSystem kvm) : IGuestMachineFactory
