@@ -17,4 +17,7 @@ internal sealed class FixedStubAssembler : IMonitorCodeAssembler
         }
         return new MonitorCode(code, 4);
     }
+
+    /// <summary>Only the report matters at unit level: <c>out %al, $port; jmp .-2</c>.</summary>
+    public MonitorRoutine AssembleTableTouch(ulong baseAddress, byte monitorPort) => new([0xE6, monitorPort, 0xEB, 0xFC], 0);
 }

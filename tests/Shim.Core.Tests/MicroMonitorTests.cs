@@ -296,8 +296,38 @@ public sealed class MicroMonitorTests
         Assert.Contains("equal stubs", error.Message);
     }
 
+    [Fact]
+    public void PhysmapMapsGuestMemoryWithSupervisorLargePagesAndRefusesAddressesBeyondIt()
+    {
+        _monitor.MapPhysicalMemory(0x40_0000);
+
+        var l3 = Base + MonitorLayout.PageTables;
+        var l3Entry = _memory.Read<ulong>(l3 + 8);   // slot 1: the first GiB of the physmap
+        Assert.True(PageTableEntry.IsPresent(l3Entry));
+        var l2 = new GuestPhysicalAddress(PageTableEntry.Address(l3Entry));
+        Assert.Equal(PageTableEntry.Make(0, PageFlags.Present | PageFlags.Writable | PageFlags.LargePage), _memory.Read<ulong>(l2));
+        Assert.Equal(PageTableEntry.Make(0x20_0000, PageFlags.Present | PageFlags.Writable | PageFlags.LargePage), _memory.Read<ulong>(l2 + 8));
+        Assert.Equal(0UL, _memory.Read<ulong>(l2 + 16));
+        Assert.Equal(_monitor.VirtualBase + MonitorLayout.Physmap + 0x3F_F000, _monitor.PhysmapAddress(new GuestPhysicalAddress(0x3F_F000)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _monitor.PhysmapAddress(new GuestPhysicalAddress(0x40_0000)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _monitor.MapPhysicalMemory(0x40_0000));
+    }
+
+    [Fact]
+    public void TheTableTouchReportIsClassifiedOnlyAtItsOwnAddress()
+    {
+        var report = _monitor.TableTouch.Report;
+        _vcpu.SpecialRegisters.Cs.Dpl = 0;
+        _vcpu.Registers.Rip = report;
+        Assert.IsType<TableTouchExit>(_monitor.Classify(new PortIoExit(MicroMonitor.DefaultPort, PortIoDirection.Out, 1, 1, 0), _vcpu));
+        _vcpu.Registers.Rip = report + 8;
+        Assert.IsType<PortIoExit>(_monitor.Classify(new PortIoExit(MicroMonitor.DefaultPort, PortIoDirection.Out, 1, 1, 0), _vcpu));
+    }
+
     private sealed class UnevenAssembler : IMonitorCodeAssembler
     {
         public MonitorCode AssembleEntryStubs(ulong baseAddress, byte monitorPort, int entryCount) => new(new byte[entryCount * 4 + 1], 4);
+
+        public MonitorRoutine AssembleTableTouch(ulong baseAddress, byte monitorPort) => new([], 0);
     }
 }

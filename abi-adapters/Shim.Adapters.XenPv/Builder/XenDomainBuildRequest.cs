@@ -50,4 +50,7 @@ public sealed record XenDomainBuildRequest
 
     /// <summary>Root-table entries the micro-monitor needs in every validated pv64 L4 (slots 256–271, not 256).</summary>
     public IReadOnlyDictionary<int, ulong> MonitorRootEntries { get; init; } = new Dictionary<int, ulong>();
+
+    /// <summary>Where the page-table manager records its stores into guest tables (the machine's shadow-sync log).</summary>
+    public Shim.Core.Paging.PageTableWriteLog? PageTableWrites { get; init; }
 }

@@ -5,9 +5,9 @@ namespace Shim.Adapters.XenPv.Compat;
 
 /// <summary>
 /// Hosts a pv32 PAE guest's page tables under 4-level paging, as 64-bit Xen hosts compat guests: each vCPU has its
-/// own L4 (outside guest RAM) whose slot 0 points at the guest's current PAE L3 frame — a whole page that the
-/// page-table manager keeps clear past entry 3 — and whose monitor slot reaches the micro-monitor. Compatibility
-/// mode only produces 32-bit linear addresses, so the guest sees exactly its own 4 L3 entries.
+/// own L4 (a hypervisor frame the builder reserved) whose slot 0 points at the guest's current PAE L3 frame — a whole
+/// page that the page-table manager keeps clear past entry 3 — and whose monitor slot reaches the micro-monitor.
+/// Compatibility mode only produces 32-bit linear addresses, so the guest sees exactly its own 4 L3 entries.
 /// </summary>
 public sealed class CompatRootTables
 {
@@ -15,21 +15,25 @@ public sealed class CompatRootTables
     private const ulong GuestSlotFlags = PageTableEntry.Present | PageTableEntry.Writable | PageTableEntry.User | PageTableEntry.Accessed;
 
     private readonly IGuestMemory _memory;
-    private readonly GuestPhysicalAddress[] _roots;
+    private readonly IReadOnlyList<GuestPhysicalAddress> _roots;
+    private readonly PageTableWriteLog? _writes;
     private readonly ulong[] _hostedL3;
 
-    /// <param name="allocate">Supplies one zeroed page outside guest RAM per vCPU (the monitor's page-table pool).</param>
-    public CompatRootTables(IGuestMemory memory, int vcpuCount, Func<GuestPhysicalAddress> allocate, int monitorSlot, ulong monitorEntry)
+    /// <param name="roots">One page per vCPU; cleared here.</param>
+    /// <param name="writes">Where the VMM's stores to the roots are recorded, so KVM's shadow MMU is told of them.</param>
+    public CompatRootTables(IGuestMemory memory, IReadOnlyList<GuestPhysicalAddress> roots, int monitorSlot, ulong monitorEntry,
+        PageTableWriteLog? writes)
     {
         if (monitorSlot is < 1 or >= PageTableEntry.EntriesPerTable)
             throw new ArgumentOutOfRangeException(nameof(monitorSlot), monitorSlot, "the monitor needs an L4 slot above the guest's 4 GiB");
         _memory = memory;
-        _roots = new GuestPhysicalAddress[vcpuCount];
-        _hostedL3 = new ulong[vcpuCount];
-        for (int vcpu = 0; vcpu < vcpuCount; vcpu++)
+        _roots = roots;
+        _writes = writes;
+        _hostedL3 = new ulong[roots.Count];
+        foreach (var root in roots)
         {
-            _roots[vcpu] = allocate();
-            memory.Write(_roots[vcpu] + (ulong)monitorSlot * 8, monitorEntry);
+            memory.Clear(root, (int)GuestPhysicalAddress.PageSize);
+            Store(root + (ulong)monitorSlot * 8, monitorEntry);
         }
     }
 
@@ -39,9 +43,15 @@ public sealed class CompatRootTables
         var root = _roots[vcpu];
         if (_hostedL3[vcpu] != guestL3Frame)
         {
-            _memory.Write(root, guestL3Frame == 0 ? 0UL : (guestL3Frame << 12) | GuestSlotFlags);
+            Store(root, guestL3Frame == 0 ? 0UL : (guestL3Frame << 12) | GuestSlotFlags);
             _hostedL3[vcpu] = guestL3Frame;
         }
         return root.Value;
+    }
+
+    private void Store(GuestPhysicalAddress entry, ulong value)
+    {
+        _memory.Write(entry, value);
+        _writes?.Record(entry);
     }
 }

@@ -77,8 +77,11 @@ public sealed class XenPvAdapter : IAbiAdapter
         bool pv64 = build.Width == XenGuestWidth.Pv64;
         // pv64 roots are L4s that carry the monitor slot themselves; pv32 L3s are hosted under per-vCPU L4s whose
         // slot 0 is the guest's 4 GiB, so the same monitor slot serves them.
-        if (pv64)
-            build = build with { MonitorRootEntries = new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry } };
+        build = build with
+        {
+            MonitorRootEntries = pv64 ? new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry } : build.MonitorRootEntries,
+            PageTableWrites = machine.PageTableWrites,
+        };
         XenDomainBuildResult result;
         try
         {
@@ -100,7 +103,8 @@ public sealed class XenPvAdapter : IAbiAdapter
         Func<int, ulong, ulong> hardwareCr3 = (_, frame) => frame << 12;
         if (!pv64)
         {
-            var compatRoots = new CompatRootTables(machine.Memory, 1, machine.Monitor.PageTablePool.Allocate, MonitorL4Slot, machine.Monitor.L4Entry);
+            var compatRoots = new CompatRootTables(machine.Memory, [GuestPhysicalAddress.FromFrame(result.Physical.FirstCompatRootFrame)],
+                MonitorL4Slot, machine.Monitor.L4Entry, machine.PageTableWrites);
             hardwareCr3 = compatRoots.Cr3For;
         }
         var descriptors = new MonitorDescriptorTables(machine.Monitor, logger);
@@ -120,6 +124,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                 },
                 // Machine frames are VM frames here: the M2P describes every one the guest can be handed.
                 MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries },
+                // The builder reserved these frames above RAM; the guest may map exactly those, no more.
                 GrantTable = new GrantTableOptions
                 {
                     FirstFrame = result.Physical.FirstGrantFrame,

@@ -190,9 +190,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         var rflags = (state.Regs.Rflags | RflagsInterrupt) & ~RflagsIopl;
         vcpu.Registers = state.Regs;
         ref var sregs = ref vcpu.SpecialRegisters;
-        var cr3 = _hardwareCr3(vcpu.Id, xenVcpu.ActiveRootFrame);
-        if (sregs.Cr3 != cr3 || xenVcpu.ConsumeTlbFlushRequest())
-            sregs.Cr3 = cr3;
+        LongModeControl.LoadRoot(ref sregs, _hardwareCr3(vcpu.Id, xenVcpu.ActiveRootFrame), xenVcpu.ConsumeTlbFlushRequest());
         // pv32 segment bases come from its descriptors (compatibility mode); only pv64 has set_segment_base.
         if (_width == XenGuestWidth.Pv64)
         {

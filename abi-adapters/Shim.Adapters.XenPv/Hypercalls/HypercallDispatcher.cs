@@ -1,4 +1,5 @@
 using Serilog;
+using Serilog.Events;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Traps;
 using Shim.Adapters.XenPv.Vcpu;
@@ -62,11 +63,23 @@ public sealed class HypercallDispatcher
     private long Invoke(XenVcpu vcpu, ulong number, in HypercallArgs args)
     {
         var handler = number < (ulong)_handlers.Length ? _handlers[number] : null;
+        long result;
         if (handler is not null)
-            return handler.Handle(vcpu, args);
-        ReportUnimplemented(number);
-        return XenErrno.Result(XenErrno.ENOSYS);
+            result = handler.Handle(vcpu, args);
+        else
+        {
+            ReportUnimplemented(number);
+            result = XenErrno.Result(XenErrno.ENOSYS);
+        }
+        // The call trace is for debugging a guest's boot (`--log-level Verbose`); the check keeps it free otherwise.
+        if (_logger.IsEnabled(LogEventLevel.Verbose))
+            _logger.Verbose("hypercall {Name}({A1:x}, {A2:x}, {A3:x}, {A4:x}, {A5:x}) = {Result}",
+                NameOf(number), args.A1, args.A2, args.A3, args.A4, args.A5, result);
+        return result;
     }
+
+    private static string NameOf(ulong number) =>
+        number < 64 && Enum.IsDefined((Hypercall)number) ? ((Hypercall)number).ToString() : "unknown";
 
     private VcpuRunRequest Multicall(XenVcpu vcpu, ref GuestRegisterState state, HypercallArgs args)
     {
@@ -164,6 +177,6 @@ public sealed class HypercallDispatcher
             return;
         _reportedUnimplemented[slot] = true;
         _logger.Warning("Hypercall {Number} ({Name}) is not implemented; answering -ENOSYS (reported once)",
-            number, number < 64 && Enum.IsDefined((Hypercall)number) ? ((Hypercall)number).ToString() : "unknown");
+            number, NameOf(number));
     }
 }

@@ -12,6 +12,13 @@ internal struct FrameState
     public bool Validated;
     public bool Pinned;
 
+    /// <summary>
+    /// Set once the frame has been validated as a page table: from then on KVM's shadow MMU may hold a copy of it
+    /// (until KVM itself drops it), so the VMM's stores into it must be replayed. A frame never used as a page table
+    /// cannot be shadowed, which spares replaying the entries written while it is first validated.
+    /// </summary>
+    public bool WasPageTable;
+
     /// <summary>Number of type references.</summary>
     public int TypeCount;
 

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Descriptors;
 using Shim.Core.Memory;
+using Shim.Core.Paging;
 
 namespace Shim.Adapters.XenPv.Memory;
 
@@ -18,8 +19,10 @@ public sealed class XenPageTableManager
 
     private readonly IGuestMemory _memory;
     private readonly XenMemoryOptions _options;
+    private readonly PageTableWriteLog? _writes;
 
-    public XenPageTableManager(IGuestMemory memory, XenFrameTable frames, XenMemoryOptions options)
+    /// <param name="writes">Receives every store into guest page tables, so KVM's shadow MMU can be told of it.</param>
+    public XenPageTableManager(IGuestMemory memory, XenFrameTable frames, XenMemoryOptions options, PageTableWriteLog? writes = null)
     {
         if (frames.FrameCount > memory.Size >> 12)
             throw new ArgumentException("the frame table describes more frames than guest memory holds", nameof(frames));
@@ -29,6 +32,7 @@ public sealed class XenPageTableManager
         _memory = memory;
         Frames = frames;
         _options = options;
+        _writes = writes;
     }
 
     public XenFrameTable Frames { get; }
@@ -109,6 +113,7 @@ public sealed class XenPageTableManager
             }
         }
         Table(frame)[index] = value;
+        Written(frame, index);
         return 0;
     }
 
@@ -151,6 +156,7 @@ public sealed class XenPageTableManager
         }
         else
             previous = Interlocked.Exchange(ref table[index], newEntry);
+        Written(l1Frame, index);
         PutReference(1, previous, l1Frame);
         return 0;
     }
@@ -177,6 +183,7 @@ public sealed class XenPageTableManager
                 return rc;
             }
             state.Validated = true;
+            state.WasPageTable |= type.IsPageTable();
             return 0;
         }
         // A frame still being validated (count 1, not validated) can only be reached again through a cycle.
@@ -191,7 +198,10 @@ public sealed class XenPageTableManager
         var table = Table(frame);
         bool pv32 = Width == XenGuestWidth.Pv32Pae;
         if (level == 3 && pv32)
+        {
             table[4..].Clear(); // the MMU sees all 512 slots in compat mode; only 4 belong to the guest
+            Written(frame, 4, 508);
+        }
         int count = level == 3 && pv32 ? 4 : 512;
         for (int i = 0; i < count; i++)
         {
@@ -217,9 +227,14 @@ public sealed class XenPageTableManager
                         PutReference(level, table[j], frame);
                 return rc;
             }
-            table[i] = XenPte.Adjust(level, entry, Width);
+            ulong adjusted = XenPte.Adjust(level, entry, Width);
+            if (adjusted != entry)
+            {
+                table[i] = adjusted;
+                Written(frame, i);
+            }
         }
-        InstallHypervisorSlots(table, level, compatXenL2);
+        InstallHypervisorSlots(table, frame, level, compatXenL2);
         return 0;
     }
 
@@ -242,18 +257,26 @@ public sealed class XenPageTableManager
         return 0;
     }
 
-    private void InstallHypervisorSlots(Span<ulong> table, int level, bool compatXenL2)
+    private void InstallHypervisorSlots(Span<ulong> table, ulong frame, int level, bool compatXenL2)
     {
         if (level == 4 && Width == XenGuestWidth.Pv64)
         {
             for (int slot = XenMemoryOptions.FirstXenRootSlot; slot <= XenMemoryOptions.LastXenRootSlot; slot++)
                 table[slot] = _options.ReservedRootEntries.GetValueOrDefault(slot);
+            Written(frame, XenMemoryOptions.FirstXenRootSlot, XenMemoryOptions.LastXenRootSlot - XenMemoryOptions.FirstXenRootSlot + 1);
         }
         else if (level == 2 && compatXenL2)
         {
             for (int slot = XenMemoryOptions.CompatFirstXenL2Slot; slot < 512; slot++)
                 table[slot] = _options.CompatXenL2Entries.GetValueOrDefault(slot);
+            Written(frame, XenMemoryOptions.CompatFirstXenL2Slot, 512 - XenMemoryOptions.CompatFirstXenL2Slot);
         }
+    }
+
+    private void Written(ulong frame, int firstIndex, int count = 1)
+    {
+        if (_writes is not null && Frames[frame].WasPageTable)
+            _writes.Record(GuestPhysicalAddress.FromFrame(frame) + (ulong)firstIndex * 8, count);
     }
 
     private bool IsGuestSlot(int level, int slot, bool compatXenL2) => level switch
@@ -356,14 +379,14 @@ public sealed class XenPageTableManager
             newEntry = XenPte.Adjust(1, newEntry, Width);
             if (!XenPte.HasChanged(oldEntry, newEntry, XenPte.FastPathWhitelist))
             {
-                Store(ref table[index], newEntry, preserveAccessedDirty);
+                Store(table, frame, index, newEntry, preserveAccessedDirty);
                 return 0;
             }
             int rc = GetL1Reference(newEntry);
             if (rc != 0)
                 return rc;
         }
-        Store(ref table[index], newEntry, preserveAccessedDirty);
+        Store(table, frame, index, newEntry, preserveAccessedDirty);
         PutReference(1, oldEntry, frame);
         return 0;
     }
@@ -385,21 +408,23 @@ public sealed class XenPageTableManager
             newEntry = XenPte.Adjust(level, newEntry, Width);
             if (!XenPte.HasChanged(oldEntry, newEntry, XenPte.FastPathWhitelist))
             {
-                Store(ref table[index], newEntry, preserveAccessedDirty);
+                Store(table, frame, index, newEntry, preserveAccessedDirty);
                 return 0;
             }
             int rc = GetLowerReference(level, newEntry, frame);
             if (rc != 0)
                 return rc;
         }
-        Store(ref table[index], newEntry, preserveAccessedDirty);
+        Store(table, frame, index, newEntry, preserveAccessedDirty);
         PutReference(level, oldEntry, frame);
         return 0;
     }
 
     /// <summary>Atomic store so A/D bits set concurrently by another vCPU's page walk are not lost.</summary>
-    private static void Store(ref ulong slot, ulong value, bool preserveAccessedDirty)
+    private void Store(Span<ulong> table, ulong frame, int index, ulong value, bool preserveAccessedDirty)
     {
+        Written(frame, index);
+        ref ulong slot = ref table[index];
         const ulong accessedDirty = Shim.Core.Paging.PageTableEntry.Accessed | Shim.Core.Paging.PageTableEntry.Dirty;
         while (true)
         {

@@ -6,6 +6,7 @@ public static class LongModeControl
     public const ulong Cr0ProtectionEnable = 1UL << 0, Cr0MonitorCoprocessor = 1UL << 1, Cr0ExtensionType = 1UL << 4,
         Cr0NumericError = 1UL << 5, Cr0WriteProtect = 1UL << 16, Cr0Paging = 1UL << 31;
     public const ulong Cr4Pae = 1UL << 5, Cr4Osfxsr = 1UL << 9, Cr4Osxmmexcpt = 1UL << 10;
+    public const ulong Cr3PageWriteThrough = 1UL << 3;
     public const ulong EferSyscallEnable = 1UL << 0, EferLongModeEnable = 1UL << 8, EferLongModeActive = 1UL << 10,
         EferNoExecuteEnable = 1UL << 11;
 
@@ -22,6 +23,21 @@ public static class LongModeControl
         sregs.Cr4 = Cr4;
         sregs.Efer = Efer;
         sregs.Cr3 = cr3;
+    }
+
+    /// <summary>
+    /// Loads a root table through KVM_SET_SREGS; with <paramref name="flushTlb"/> the vCPU's TLB is flushed even when
+    /// the root is unchanged. KVM resets its MMU context (dropping stale translations and resyncing shadow pages)
+    /// only when SET_SREGS changes CR3, so an unchanged root is written with CR3.PWT toggled: PWT only sets the
+    /// cache type of the root table fetch, which a VM does not observe.
+    /// </summary>
+    public static void LoadRoot(ref VcpuSpecialRegisters sregs, ulong rootAddress, bool flushTlb)
+    {
+        var current = sregs.Cr3;
+        if ((current & ~Cr3PageWriteThrough) != rootAddress)
+            sregs.Cr3 = rootAddress;
+        else if (flushTlb)
+            sregs.Cr3 = current ^ Cr3PageWriteThrough;
     }
 
     /// <summary>RFLAGS with the given I/O privilege level (3 lets CPL3 code use IN/OUT and CLI/STI).</summary>

@@ -17,6 +17,7 @@ public enum ExitKind
     Trap,
     Syscall,
     Gate,
+    TableTouch,
 }
 
 /// <summary>Why KVM_RUN returned (or what the monitor reported), as data. Exits are never exceptions.</summary>
@@ -69,6 +70,16 @@ public sealed record InternalErrorExit(uint Suberror, IReadOnlyList<ulong> Data,
 public sealed record FailEntryExit(ulong HardwareReason, uint Cpu) : VmExit
 {
     public override ExitKind Kind => ExitKind.FailEntry;
+}
+
+/// <summary>
+/// The monitor's page-table touch routine finished (<see cref="Run.ShadowTableSync"/>): a VMM-internal exit that
+/// the run loop consumes itself; it is counted because it costs a real exit.
+/// </summary>
+public sealed record TableTouchExit : VmExit
+{
+    public static readonly TableTouchExit Instance = new();
+    public override ExitKind Kind => ExitKind.TableTouch;
 }
 
 /// <summary>KVM_RUN returned EINTR: a kick (signal or immediate_exit). Not a guest event.</summary>

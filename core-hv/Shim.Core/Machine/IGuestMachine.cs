@@ -3,6 +3,7 @@ using Shim.Core.Dispatch;
 using Shim.Core.Events;
 using Shim.Core.Memory;
 using Shim.Core.Monitor;
+using Shim.Core.Paging;
 using Shim.Core.Run;
 
 namespace Shim.Core.Machine;
@@ -26,6 +27,9 @@ public interface IGuestMachine : IDisposable
     IReadOnlyList<IVcpuState> Vcpus { get; }
 
     EventMailbox Mailbox(int vcpu);
+
+    /// <summary>Page-table entries the adapter wrote in guest memory; replayed to KVM's shadow MMU before the next entry.</summary>
+    PageTableWriteLog PageTableWrites { get; }
 
     /// <summary>The CPUID leaves the host KVM supports, as a starting point for a guest's CPUID policy.</summary>
     IReadOnlyList<CpuidLeaf> HostCpuid { get; }

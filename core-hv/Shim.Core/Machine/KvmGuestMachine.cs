@@ -6,6 +6,7 @@ using Shim.Core.Exits;
 using Shim.Core.Kvm;
 using Shim.Core.Memory;
 using Shim.Core.Monitor;
+using Shim.Core.Paging;
 using Shim.Core.Run;
 
 namespace Shim.Core.Machine;
@@ -51,6 +52,7 @@ public sealed class KvmGuestMachine : IGuestMachine
     public TimerService Timers { get; }
     public IReadOnlyList<IVcpuState> Vcpus => _vcpus;
     public IReadOnlyList<CpuidLeaf> HostCpuid { get; }
+    public PageTableWriteLog PageTableWrites { get; } = new();
     private ushort UserSelectorBase { get; }
 
     public static KvmGuestMachine Create(KvmSystem kvm, GuestMachineOptions options, IMonitorCodeAssembler assembler, ILogger logger)
@@ -66,6 +68,7 @@ public sealed class KvmGuestMachine : IGuestMachine
             var monitorBase = new GuestPhysicalAddress(Math.Max(FourGiB, AlignUp(options.RamBytes)));
             vm.AddMemory(monitorBase, MonitorLayout.Size, "monitor");
             var monitor = new MicroMonitor(vm.Memory, monitorBase, options.MonitorL4Slot, assembler);
+            monitor.MapPhysicalMemory(options.RamBytes);
             var hostCpuid = kvm.GetSupportedCpuid();
             var vcpus = new KvmVcpu[options.VcpuCount];
             for (var id = 0; id < vcpus.Length; id++)
@@ -113,8 +116,15 @@ public sealed class KvmGuestMachine : IGuestMachine
         Monitor.CodeReader = reader;
     }
 
-    public VcpuRunner CreateRunner(int vcpu, IVirtualEventHandler? eventHandler) =>
-        new(_vcpus[vcpu], Dispatcher, _classifier, _mailboxes[vcpu], eventHandler, _logger) { Enrich = exit => _codeReader?.WithInstructionBytes(exit, _vcpus[vcpu]) ?? exit };
+    public VcpuRunner CreateRunner(int vcpu, IVirtualEventHandler? eventHandler)
+    {
+        var counters = new ExitCounters();
+        return new VcpuRunner(_vcpus[vcpu], Dispatcher, _classifier, _mailboxes[vcpu], eventHandler, _logger, counters)
+        {
+            Enrich = exit => _codeReader?.WithInstructionBytes(exit, _vcpus[vcpu]) ?? exit,
+            TableSync = new ShadowTableSync(_vcpus[vcpu], Memory, Monitor, PageTableWrites, counters),
+        };
+    }
 
     public void Dispose()
     {

@@ -40,6 +40,15 @@ public sealed class MicroMonitor
         _stubStride = code.Stride;
         memory.GetSpan(physicalBase + MonitorLayout.Stubs, code.Code.Length).Clear();
         code.Code.CopyTo(memory.GetSpan(physicalBase + MonitorLayout.Stubs, code.Code.Length));
+        if (MonitorLayout.Stubs + (ulong)code.Code.Length > MonitorLayout.TableTouch)
+            throw new ArgumentException($"monitor stubs ({code.Code.Length} bytes) overlap the table-touch routine");
+        var touch = assembler.AssembleTableTouch(VirtualBase + MonitorLayout.TableTouch, monitorPort);
+        if (MonitorLayout.TableTouch + (ulong)touch.Code.Length > MonitorLayout.InterruptStackBottom
+            || touch.ReportOffset < 0 || touch.ReportOffset >= touch.Code.Length)
+            throw new ArgumentException($"table-touch routine ({touch.Code.Length} bytes, report at {touch.ReportOffset}) does not fit");
+        touch.Code.CopyTo(memory.GetSpan(physicalBase + MonitorLayout.TableTouch, touch.Code.Length));
+        TableTouch = new TableTouchRoutine(VirtualBase + MonitorLayout.TableTouch, VirtualBase + MonitorLayout.TableTouch + (ulong)touch.ReportOffset,
+            VirtualBase + MonitorLayout.TouchList, physicalBase + MonitorLayout.TouchList);
 
         BuildPageTables();
         BuildGdt();
@@ -62,6 +71,39 @@ public sealed class MicroMonitor
 
     /// <summary>Pages for page tables the VMM builds itself (flat programs); they live outside guest RAM.</summary>
     public PageAllocator PageTablePool { get; }
+
+    /// <summary>Where the page-table touch routine and its run list live (used by <see cref="Run.ShadowTableSync"/>).</summary>
+    public TableTouchRoutine TableTouch { get; }
+
+    /// <summary>Bytes of guest physical memory mapped at <see cref="MonitorLayout.Physmap"/> so far.</summary>
+    public ulong PhysmapBytes { get; private set; }
+
+    /// <summary>
+    /// Maps guest physical memory [0, <paramref name="bytes"/>) supervisor-only at <see cref="MonitorLayout.Physmap"/>
+    /// with 2 MiB pages, one L2 table per GiB, so monitor code can address any guest frame.
+    /// </summary>
+    public void MapPhysicalMemory(ulong bytes)
+    {
+        const ulong gib = 1UL << 30;
+        var slots = (bytes + gib - 1) / gib;
+        if (PhysmapBytes != 0 || slots > PageTableEntry.EntriesPerTable - MonitorLayout.Physmap / gib)
+            throw new ArgumentOutOfRangeException(nameof(bytes), $"cannot map 0x{bytes:x} bytes of guest memory into the monitor (mapped already: 0x{PhysmapBytes:x})");
+        var l3 = PhysicalBase + MonitorLayout.PageTables;
+        const PageFlags table = PageFlags.Present | PageFlags.Writable;
+        for (ulong slot = 0; slot < slots; slot++)
+        {
+            var l2 = PageTablePool.Allocate();
+            _memory.Write(l3 + (MonitorLayout.Physmap / gib + slot) * 8, PageTableEntry.Make(l2.Value, table));
+            for (ulong entry = 0; entry < PageTableEntry.EntriesPerTable && slot * gib + entry * PageTableEntry.LargePageSize < bytes; entry++)
+                _memory.Write(l2 + entry * 8, PageTableEntry.Make(slot * gib + entry * PageTableEntry.LargePageSize, table | PageFlags.LargePage));
+        }
+        PhysmapBytes = bytes;
+    }
+
+    /// <summary>The monitor's virtual address of a guest physical address inside the physmap.</summary>
+    public ulong PhysmapAddress(GuestPhysicalAddress address) =>
+        address.Value < PhysmapBytes ? VirtualBase + MonitorLayout.Physmap + address.Value
+            : throw new ArgumentOutOfRangeException(nameof(address), $"{address} is outside the monitor's physmap (0x{PhysmapBytes:x} bytes)");
 
     public ulong StubAddress(int entry) => VirtualBase + MonitorLayout.Stubs + (ulong)(entry * _stubStride);
 
@@ -140,7 +182,7 @@ public sealed class MicroMonitor
         ref var regs = ref vcpu.Registers;
         var stubs = VirtualBase + MonitorLayout.Stubs;
         if (regs.Rip < stubs || regs.Rip >= stubs + (ulong)(MonitorEntry.Count * _stubStride))
-            return exit;
+            return TableTouch.IsReport(regs.Rip) ? TableTouchExit.Instance : exit;
         // The 2-byte OUT starts each stub, so the quotient names the stub whether RIP is reported at the OUT or after it.
         var entry = (int)((regs.Rip - stubs) / (ulong)_stubStride);
         return entry switch

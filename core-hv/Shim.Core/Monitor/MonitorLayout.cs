@@ -15,12 +15,17 @@ public static class MonitorLayout
     public const int IoBitmapBytes = 8192;
     public const uint TssLimit = TssIoBitmapOffset + IoBitmapBytes; // includes the 0xFF terminator byte
     public const ulong Stubs = 0x14000;
+    public const ulong TableTouch = 0x14800;                 // the page-table touch routine, after the entry stubs
     public const ulong InterruptStackBottom = 0x15000;
     public const ulong InterruptStackTop = 0x16000;          // IST1 and RSP0
     public const ulong CriticalStackTop = 0x17000;           // IST2: #DF, NMI, #MC
     public const ulong PageTables = 0x17000;                 // monitor L3, L2, L1
-    public const ulong PagePool = 0x1A000;                   // page tables built for flat programs
+    public const ulong TouchList = 0x1A000;                  // (physmap address, qwords) runs for the touch routine
+    public const ulong PagePool = 0x1B000;                   // page tables built for flat programs and the physmap
     public const ulong Size = 0x40000;
+
+    /// <summary>Guest physical memory is mapped (supervisor-only) from this offset of the monitor's PML4 slot.</summary>
+    public const ulong Physmap = 1UL << 30;
 
     public const int CodeSelectorIndex = GdtEntries - 4;    // CPL0 64-bit code; data follows (SYSCALL needs CS, CS+8)
     public const int DataSelectorIndex = GdtEntries - 3;

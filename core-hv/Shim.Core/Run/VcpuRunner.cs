@@ -22,17 +22,21 @@ public sealed class VcpuRunner(
     ExitClassifier classifier,
     EventMailbox mailbox,
     IVirtualEventHandler? eventHandler,
-    ILogger logger)
+    ILogger logger,
+    ExitCounters? counters = null)
 {
     private readonly List<VirtualEvent> _events = [];
 
-    public ExitCounters Counters { get; } = new();
+    public ExitCounters Counters { get; } = counters ?? new();
 
     /// <summary>The last exit seen, for diagnostics after a stop.</summary>
     public VmExit? LastExit { get; private set; }
 
     /// <summary>Optional hook run before dispatch, e.g. to fill instruction bytes for an emulation failure.</summary>
     public Func<VmExit, VmExit>? Enrich { get; init; }
+
+    /// <summary>Replays the VMM's page-table writes into KVM's shadow before each entry (adapter machines).</summary>
+    public ShadowTableSync? TableSync { get; init; }
 
     public RunStop Run(VcpuRunOptions options, CancellationToken cancellation)
     {
@@ -54,6 +58,8 @@ public sealed class VcpuRunner(
                 if (Volatile.Read(ref timedOut) != 0)
                     return new RunStop(StopReason.Timeout, $"guest did not finish within {options.Timeout.TotalSeconds:0.###} s", LastExit);
                 DeliverEvents();
+                if (TableSync is not null && !TableSync.Flush())
+                    continue;
 
                 var exit = classifier.Classify(vcpu.Run(), vcpu);
                 if (Enrich is not null)

@@ -31,4 +31,28 @@ public sealed class IcedMonitorCodeAssembler : IMonitorCodeAssembler
             throw new InvalidOperationException($"monitor stubs are not of equal size ({code.Length} bytes for {entryCount} stubs)");
         return new MonitorCode(code, stride);
     }
+
+    public MonitorRoutine AssembleTableTouch(ulong baseAddress, byte monitorPort)
+    {
+        var assembler = new Assembler(64);
+        var next = assembler.CreateLabel();
+        var report = assembler.CreateLabel();
+        assembler.test(rdx, rdx);
+        assembler.jz(report);
+        assembler.Label(ref next);
+        assembler.mov(rdi, __qword_ptr[rsi]);
+        assembler.mov(rcx, __qword_ptr[rsi + 8]);
+        assembler.mov(r8, rsi);
+        assembler.mov(rsi, rdi);
+        assembler.rep.movsq();
+        assembler.lea(rsi, __qword_ptr[r8 + 16]);
+        assembler.dec(rdx);
+        assembler.jnz(next);
+        assembler.Label(ref report);
+        assembler.@out(monitorPort, al);
+        assembler.jmp(report);
+        using var stream = new MemoryStream();
+        var result = assembler.Assemble(new StreamCodeWriter(stream), baseAddress, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        return new MonitorRoutine(stream.ToArray(), (int)(result.GetLabelRIP(report) - baseAddress));
+    }
 }

@@ -11,6 +11,7 @@ public sealed class BenchCommand : ICliCommand
         var command = new Command("bench", "Benchmarks compared with a baseline measured in the same run");
         command.Subcommands.Add(new BenchExitsCommand().Build(context));
         command.Subcommands.Add(new BenchKickCommand().Build(context));
+        command.Subcommands.Add(new BenchBootCommand().Build(context));
         return command;
     }
 }

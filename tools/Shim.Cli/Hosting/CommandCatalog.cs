@@ -15,5 +15,6 @@ public static class CommandCatalog
         new ImportCommand(),
         new RunCommand(),
         new PatchCommand(),
+        new InitramfsCommand(),
     ];
 }

@@ -21,5 +21,7 @@ public static class ExitCodes
     public const int BaselineFailed = 13;
     public const int GuestConfigInvalid = 14;
     public const int GuestNotParavirtualized = 15;
+    public const int InitramfsInputInvalid = 16;
+    public const int BenchTargetIncomplete = 17;
     public const int Interrupted = 130;
 }
