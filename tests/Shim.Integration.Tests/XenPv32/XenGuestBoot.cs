@@ -24,25 +24,19 @@ internal static class XenGuestBoot
 
     public static Result Run(string imagePath, TimeSpan timeout)
     {
-        var console = new StringWriter();
-        var outcome = Run(imagePath, timeout, console, null, TestContext.Current.CancellationToken);
-        return new Result(outcome, console.ToString());
-    }
-
-    public static GuestOutcome Run(string imagePath, TimeSpan timeout, TextWriter console, Stream? consoleInput, CancellationToken cancellation)
-    {
         using var kvm = KvmHost.Open();
+        var console = new StringWriter();
         var request = new GuestRunRequest
         {
             Image = Detect(File.ReadAllBytes(imagePath)),
             MemoryBytes = 64UL << 20,
             ConsoleOutput = console,
-            ConsoleInput = consoleInput,
             Timeout = timeout,
             Logger = KvmHost.Logger,
         };
         using var guest = new XenPvAdapter().Prepare(request, new MachineFactory(kvm));
-        return guest.Run(cancellation);
+        var outcome = guest.Run(TestContext.Current.CancellationToken);
+        return new Result(outcome, console.ToString());
     }
 
     private sealed class MachineFactory(KvmSystem kvm) : IGuestMachineFactory
