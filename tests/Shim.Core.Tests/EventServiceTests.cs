@@ -114,4 +114,19 @@ public sealed class EventServiceTests
         timers.Schedule(_mailbox, SystemMonotonicClock.Instance.NowNanoseconds + 1_000_000, Tick);
         Assert.True(_mailbox.WaitForEvent(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
     }
+
+    [Fact]
+    public void A_timer_scheduled_as_soon_as_the_previous_one_fired_is_not_lost()
+    {
+        // The vCPU thread typically re-arms right when the timer thread's post wakes it, while that thread is between
+        // polling and waiting: the new timer must still fire.
+        using var timers = new TimerService(SystemMonotonicClock.Instance);
+        timers.Start();
+        for (var i = 0; i < 200; i++)
+        {
+            timers.Schedule(_mailbox, SystemMonotonicClock.Instance.NowNanoseconds + 100_000, Tick);
+            Assert.True(_mailbox.WaitForEvent(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken), $"timer {i} never fired");
+            Drain();
+        }
+    }
 }

@@ -14,34 +14,27 @@ internal sealed class HostXenClock : IXenClock
 {
     private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(20);
 
-    private readonly long _anchorNanoseconds;
-    private readonly ulong _anchorTsc;
+    private readonly TscTimeline _tsc;
 
     /// <param name="readGuestTsc">Reads the guest's current TSC (IA32_TSC of vCPU 0).</param>
     public HostXenClock(Func<ulong> readGuestTsc)
     {
         StartNanoseconds = SystemMonotonicClock.Instance.NowNanoseconds;
-        (_anchorNanoseconds, _anchorTsc) = PairedReading(readGuestTsc);
+        var first = Read(readGuestTsc);
         Thread.Sleep(CalibrationInterval);
-        var (nanoseconds, tsc) = PairedReading(readGuestTsc);
-        var elapsed = (ulong)Math.Max(1, nanoseconds - _anchorNanoseconds);
-        TscFrequencyHz = (ulong)((UInt128)(tsc - _anchorTsc) * 1_000_000_000UL / elapsed);
-        if (TscFrequencyHz == 0)
-            throw new InvalidOperationException("the guest TSC does not advance");
+        _tsc = TscTimeline.FromReadings(first, Read(readGuestTsc));
     }
 
     public long StartNanoseconds { get; }
 
-    public ulong TscFrequencyHz { get; }
+    public ulong TscFrequencyHz => _tsc.FrequencyHz;
 
     public bool TscStable => true;
 
     public ClockSample Sample()
     {
         var monotonic = SystemMonotonicClock.Instance.NowNanoseconds;
-        var sinceAnchor = (ulong)Math.Max(0, monotonic - _anchorNanoseconds);
-        var tsc = _anchorTsc + (ulong)((UInt128)sinceAnchor * TscFrequencyHz / 1_000_000_000UL);
-        return new ClockSample(tsc, (ulong)(monotonic - StartNanoseconds));
+        return new ClockSample(_tsc.TscAt(monotonic), (ulong)(monotonic - StartNanoseconds));
     }
 
     public (long Seconds, uint Nanoseconds) WallClockNow()
@@ -51,14 +44,14 @@ internal sealed class HostXenClock : IXenClock
     }
 
     /// <summary>
-    /// A TSC reading and the monotonic time halfway through the read, from the tightest of a few tries: on a busy
-    /// host the thread can be preempted inside one bracket, which would skew the calibrated rate (guest time then
-    /// drifts from Xen system time, and timers look early or late to the guest).
+    /// A TSC reading paired with the monotonic time halfway through the read, from the tightest of a few tries: on a
+    /// busy host the thread can be preempted inside one bracket, which would skew the calibrated rate (guest time
+    /// then drifts from Xen system time and timers look early to the guest).
     /// </summary>
-    private static (long Nanoseconds, ulong Tsc) PairedReading(Func<ulong> readGuestTsc)
+    private static TscReading Read(Func<ulong> readGuestTsc)
     {
         const int tries = 5;
-        var best = (Nanoseconds: 0L, Tsc: 0UL);
+        var best = default(TscReading);
         var bestWidth = long.MaxValue;
         for (var i = 0; i < tries; i++)
         {
@@ -66,7 +59,7 @@ internal sealed class HostXenClock : IXenClock
             var tsc = readGuestTsc();
             var after = SystemMonotonicClock.Instance.NowNanoseconds;
             if (after - before < bestWidth)
-                (best, bestWidth) = ((before + (after - before) / 2, tsc), after - before);
+                (best, bestWidth) = (new TscReading(before + (after - before) / 2, tsc), after - before);
         }
         return best;
     }

@@ -63,7 +63,9 @@ public sealed class XenPvAdapter : IAbiAdapter
         Width = width,
         VirtualBase = xen.VirtualBase,
         Entry = xen.Entry,
-        Segments = [.. request.Image.Segments.Select(s => new XenLoadSegment(s.VirtualAddress, s.Data, s.MemorySize))],
+        // Xen loads by physical address (elf_xen_addr_calc_check): virtual = p_paddr + VIRT_BASE − PADDR_OFFSET. Linux's
+        // .data..percpu has p_vaddr 0, so its virtual address says nothing about where it goes.
+        Segments = [.. request.Image.Segments.Select(s => new XenLoadSegment(s.PhysicalAddress + (xen.VirtualBase - xen.PaddrOffset), s.Data, s.MemorySize))],
         MemoryBytes = request.MemoryBytes,
         HypercallPageVirtualAddress = xen.HypercallPage,
         InitP2mVirtualAddress = xen.InitP2m,
@@ -124,7 +126,6 @@ public sealed class XenPvAdapter : IAbiAdapter
                 },
                 // Machine frames are VM frames here: the M2P describes every one the guest can be handed.
                 MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries },
-                // The builder reserved these frames above RAM; the guest may map exactly those, no more.
                 GrantTable = new GrantTableOptions
                 {
                     FirstFrame = result.Physical.FirstGrantFrame,

@@ -34,6 +34,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private readonly IGuestMachine _machine;
     private readonly XenPvVcpuRuntime _runtime;
     private readonly WritablePageTableEmulator _pageTableWrites;
+    private readonly MachineToPhysReadEmulator? _machineToPhysReads;
     private readonly ConsoleInputPump? _input;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
@@ -50,6 +51,8 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         _width = runtime.Domain.Width;
         _hardwareCr3 = hardwareCr3;
         _pageTableWrites = new WritablePageTableEmulator(domainMemory);
+        if (domainMemory.MachineToPhys is { } m2p)
+            _machineToPhysReads = new MachineToPhysReadEmulator(m2p, MachPhysMapping.For(domainMemory.Width, m2p.EntryCount));
         _timeout = timeout;
         _logger = logger;
         if (consoleInput is not null)
@@ -104,13 +107,20 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         if (trap.Vector == CompatHypercallVector && _width == XenGuestWidth.Pv32Pae)
             return Apply(vcpu, ref state, _runtime.OnHypercall(vcpu.Id, ref state));
         var xenVcpu = _runtime.Domain.Vcpus[vcpu.Id];
-        if (trap.Vector == XenTrap.PageFaultVector && xenVcpu.InKernelMode && trap.FaultAddress is { } cr2)
+        var errorCode = trap.ErrorCode ?? 0;
+        if (trap.Vector == XenTrap.PageFaultVector && trap.FaultAddress is { } cr2)
         {
-            var assist = _runtime.Domain.VmAssist.IsEnabled(VmAssistType.WritablePagetables);
-            if (_pageTableWrites.TryHandle(xenVcpu, cr2, trap.ErrorCode ?? 0, ref state.Regs, assist) == PageTableWriteOutcome.Emulated)
-                return Apply(vcpu, ref state, _runtime.PrepareResume(vcpu.Id, ref state));
+            if (xenVcpu.InKernelMode)
+            {
+                var assist = _runtime.Domain.VmAssist.IsEnabled(VmAssistType.WritablePagetables);
+                if (_machineToPhysReads?.TryEmulateRead(xenVcpu, cr2, errorCode, ref state.Regs) == true
+                    || _pageTableWrites.TryHandle(xenVcpu, cr2, errorCode, ref state.Regs, assist) == PageTableWriteOutcome.Emulated)
+                    return Apply(vcpu, ref state, _runtime.PrepareResume(vcpu.Id, ref state));
+            }
+            if (_machineToPhysReads is { } m2pReads)
+                errorCode = m2pReads.GuestErrorCode(cr2, errorCode);
         }
-        var xenTrap = new XenTrap(trap.Vector, trap.ErrorCode.HasValue, (uint)(trap.ErrorCode ?? 0), trap.FaultAddress ?? 0);
+        var xenTrap = new XenTrap(trap.Vector, trap.ErrorCode.HasValue, (uint)errorCode, trap.FaultAddress ?? 0);
         var request = _runtime.OnTrap(vcpu.Id, ref state, xenTrap);
         return Apply(vcpu, ref state, request);
     }

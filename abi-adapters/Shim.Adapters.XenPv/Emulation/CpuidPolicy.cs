@@ -48,14 +48,17 @@ public sealed record CpuidPolicyOptions
             [(1, 0)] = new(
                 ClearEcx: (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 15) | (1u << 17) |
                           (1u << 21) | (1u << 24) | (1u << 26) | (1u << 27) | (1u << 28),
-                ClearEdx: (1u << 9) | (1u << 12) | (1u << 21) | (1u << 22) | (1u << 29) | (1u << 31),
+                // PSE (3) and PSE36 (17) too: PV page tables have 4 KiB leaves only, and Linux builds its direct map
+                // with 2 MiB pages whenever PSE is offered (Xen then refuses every such PMD).
+                ClearEdx: (1u << 3) | (1u << 9) | (1u << 12) | (1u << 17) | (1u << 21) | (1u << 22) | (1u << 29) | (1u << 31),
                 SetEcx: 1u << 31),
             [(7, 0)] = new(
                 ClearEbx: (1u << 2) | (1u << 4) | (1u << 5) | (1u << 10) | (1u << 11) | (1u << 14) | (1u << 16) | (1u << 17) |
                           (1u << 21) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30) | (1u << 31),
                 ClearEcx: (1u << 3) | (1u << 4) | (1u << 16),
                 ClearEdx: (1u << 26) | (1u << 27) | (1u << 28) | (1u << 29) | (1u << 31)),
-            [(0x80000001, 0)] = new(ClearEcx: 1u << 2),
+            // PAGE1GB (EDX 26) is HVM-only in Xen's policy.
+            [(0x80000001, 0)] = new(ClearEcx: 1u << 2, ClearEdx: 1u << 26),
         };
 }
 

@@ -30,9 +30,10 @@ public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate, 
     protected override long Handle(XenVcpu vcpu, in HypercallArgs args)
     {
         var domain = vcpu.Domain;
-        if (args.A2 >= (ulong)domain.VcpuCount)
+        var vcpuId = (uint)args.A2; // do_vcpu_op takes an unsigned int: the upper half is not part of the id
+        if (vcpuId >= (uint)domain.VcpuCount)
             return Errno(XenErrno.ENOENT);
-        var target = domain.Vcpus[(int)args.A2];
+        var target = domain.Vcpus[(int)vcpuId];
         var memory = vcpu.Memory;
         var arg = args.A3;
         switch ((uint)args.A1)

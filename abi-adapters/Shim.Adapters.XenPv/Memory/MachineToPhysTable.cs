@@ -10,6 +10,16 @@ public sealed class MachineToPhysTable(IGuestMemory memory, GuestPhysicalAddress
 {
     public const ulong InvalidEntry = ulong.MaxValue;
 
+    public ulong EntryCount => entryCount;
+
+    /// <summary>Bytes of the table as the guest sees it at its virtual base.</summary>
+    public ulong SizeBytes => entryCount * (ulong)entrySize;
+
+    /// <summary>Copies table bytes at <paramref name="offset"/> from its start; false if they are not all inside.</summary>
+    public bool TryReadBytes(ulong offset, Span<byte> destination) =>
+        offset <= SizeBytes && (ulong)destination.Length <= SizeBytes - offset
+        && memory.TryRead(backing + offset, destination);
+
     public bool TrySet(ulong mfn, ulong pfn)
     {
         if (mfn >= entryCount)

@@ -24,7 +24,6 @@ public enum PageTableWriteOutcome
 public sealed class WritablePageTableEmulator(XenDomainMemory domain)
 {
     public const ulong ErrorPresent = 1, ErrorWrite = 2, ErrorUser = 4, ErrorReserved = 8, ErrorFetch = 16;
-    private const int MaxInstructionLength = 15;
     private const ulong ArithmeticFlags = 0x8D5; // CF PF AF ZF SF OF
     private const ulong FlagCarry = 1, FlagParity = 4, FlagAdjust = 0x10, FlagZero = 0x40, FlagSign = 0x80, FlagOverflow = 0x800;
 
@@ -54,9 +53,9 @@ public sealed class WritablePageTableEmulator(XenDomainMemory domain)
             return PageTableWriteOutcome.NotHandled;
 
         bool longMode = domain.Width == XenGuestWidth.Pv64;
-        if (!TryDecode(caller, registers.Rip, longMode, out var instruction))
+        if (!FaultingInstruction.TryDecode(caller, registers.Rip, longMode, out var instruction))
             return PageTableWriteOutcome.NotHandled;
-        if (instruction.Op0Kind != OpKind.Memory || !TryEffectiveAddress(instruction, registers, longMode, out ulong address))
+        if (instruction.Op0Kind != OpKind.Memory || !FaultingInstruction.TryEffectiveAddress(instruction, 0, registers, longMode, out ulong address))
             return PageTableWriteOutcome.NotHandled;
         int size = instruction.MemorySize.GetSize();
         if (size is not (1 or 2 or 4 or 8) || ((address ^ faultAddress) & ~0xFFFUL) != 0 || (address & (ulong)(size - 1)) != 0)
@@ -68,36 +67,6 @@ public sealed class WritablePageTableEmulator(XenDomainMemory domain)
         copy.Rip = longMode ? instruction.NextIP : (uint)instruction.NextIP;
         registers = copy;
         return PageTableWriteOutcome.Emulated;
-    }
-
-    private static bool TryDecode(IXenCallContext caller, ulong rip, bool longMode, out Instruction instruction)
-    {
-        instruction = default;
-        // Fetch what is readable: the instruction may end right before an unmapped page.
-        int available = (int)Math.Min(MaxInstructionLength, 4096 - (rip & 0xFFF));
-        var bytes = new byte[MaxInstructionLength];
-        if (!caller.Memory.TryRead(rip, bytes.AsSpan(0, available)))
-            return false;
-        if (available < MaxInstructionLength && caller.Memory.TryRead(rip + (ulong)available, bytes.AsSpan(available)))
-            available = MaxInstructionLength;
-        var decoder = Decoder.Create(longMode ? 64 : 32, new ByteArrayCodeReader(bytes, 0, available), rip);
-        decoder.Decode(out instruction);
-        return !instruction.IsInvalid;
-    }
-
-    private static bool TryEffectiveAddress(in Instruction instruction, VcpuRegisters registers, bool longMode, out ulong address)
-    {
-        bool ok = instruction.TryGetVirtualAddress(0, 0, out address, (Register register, int _, int _, out ulong value) =>
-        {
-            value = 0;
-            // Flat segments only: FS/GS-relative page-table writes are not something PV kernels do.
-            if (register.IsSegmentRegister())
-                return register is Register.DS or Register.ES or Register.SS or Register.CS;
-            return GuestRegisterFile.TryGet(registers, register, out value);
-        });
-        if (!longMode)
-            address = (uint)address;
-        return ok;
     }
 
     private bool Execute(in Instruction instruction, ulong l1Frame, ulong address, int size, ref VcpuRegisters regs, bool longMode)

@@ -112,9 +112,6 @@ public sealed class XenTimers
         }
     }
 
-    /// <summary>Marks the host timer's state as unknown, so the next re-arm always schedules or cancels.</summary>
-    private const ulong UnknownArm = ulong.MaxValue;
-
     /// <summary>
     /// The vCPU's host timer fired (or the run loop noticed a deadline passed): raise VIRQ_TIMER once for whatever
     /// expired, advance the periodic timer past now (missed ticks are not replayed, as in Xen), and re-arm.
@@ -126,9 +123,6 @@ public sealed class XenTimers
         lock (_lock)
         {
             ref var timer = ref _timers[vcpu];
-            // The one-shot host timer behind this call is used up (or a stale expiry raced a re-arm): whatever
-            // Rearm decides next must reach the scheduler, so forget what was armed.
-            timer.Armed = UnknownArm;
             if (timer.SingleshotDeadline != 0 && timer.SingleshotDeadline <= now)
             {
                 timer.SingleshotDeadline = 0;
@@ -139,7 +133,8 @@ public sealed class XenTimers
                 timer.NextPeriodic = now + timer.PeriodNs;
                 fired = true;
             }
-            Rearm(vcpu);
+            // The host timer that got here is spent, even if it fired a little early and nothing expired yet.
+            Rearm(vcpu, force: true);
         }
         if (fired)
             _domain.Events.RaiseVirq(vcpu, Virq.Timer);
@@ -157,11 +152,12 @@ public sealed class XenTimers
             OnTimerExpired(vcpu);
     }
 
-    private void Rearm(int vcpu)
+    /// <param name="force">Re-arm even for an unchanged deadline (the host timer has already fired).</param>
+    private void Rearm(int vcpu, bool force = false)
     {
         ref var timer = ref _timers[vcpu];
         var next = Earliest(timer.SingleshotDeadline, timer.NextPeriodic);
-        if (next == timer.Armed)
+        if (next == timer.Armed && !force)
             return;
         timer.Armed = next;
         if (next == 0)

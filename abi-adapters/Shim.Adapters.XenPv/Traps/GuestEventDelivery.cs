@@ -31,7 +31,9 @@ public sealed class GuestEventDelivery(BounceFrameBuilder bounce)
         }
         var entry = vcpu.Traps[exit.Vector];
         if (!entry.IsPresent)
-            return VcpuRunRequest.Crash($"unhandled exception vector {exit.Vector} (no trap table entry) at rip 0x{state.Regs.Rip:x}");
+            return VcpuRunRequest.Crash(exit.Vector == TrapExit.PageFaultVector
+                ? $"unhandled page fault (no trap table entry) at rip 0x{state.Regs.Rip:x}, address 0x{exit.Cr2:x}, error code 0x{errorCode:x}"
+                : $"unhandled exception vector {exit.Vector} (no trap table entry) at rip 0x{state.Regs.Rip:x}");
         Span<ulong> error = stackalloc ulong[1];
         error[0] = errorCode & 0xffff_ffff;
         return bounce.Bounce(vcpu, ref state, entry.Address, entry.CodeSelector, exit.HasErrorCode ? error : [], entry.MasksEvents);

@@ -127,6 +127,9 @@ public sealed class XenPvVcpuRuntime
     /// <summary>A fault or trap from guest code.</summary>
     public VcpuRunRequest OnTrap(int vcpuId, ref GuestRegisterState state, in TrapExit exit)
     {
+        if (_logger.IsEnabled(Serilog.Events.LogEventLevel.Verbose))
+            _logger.Verbose("trap {Vector} error 0x{Error:x} at rip 0x{Rip:x} cr2 0x{Cr2:x} ({Mode} mode)",
+                exit.Vector, exit.ErrorCode, state.Regs.Rip, exit.Cr2, Domain.Vcpus[vcpuId].InKernelMode ? "kernel" : "user");
         var request = _router.OnTrap(Domain.Vcpus[vcpuId], ref state, exit);
         return request.Kind == VcpuRunRequestKind.Resume ? PrepareResume(vcpuId, ref state, request) : request;
     }

@@ -25,6 +25,9 @@ public sealed class VcpuRunner(
     ILogger logger,
     ExitCounters? counters = null)
 {
+    /// <summary>System.Threading.Timer waits at most 2^32-2 ms (~49.7 days); a longer timeout never fires anyway.</summary>
+    private static readonly TimeSpan MaxTimerDue = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     private readonly List<VirtualEvent> _events = [];
 
     public ExitCounters Counters { get; } = counters ?? new();
@@ -45,7 +48,7 @@ public sealed class VcpuRunner(
         {
             Volatile.Write(ref timedOut, 1);
             vcpu.Kick();
-        }, null, options.Timeout, Timeout.InfiniteTimeSpan);
+        }, null, options.Timeout < MaxTimerDue ? options.Timeout : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         using var cancel = cancellation.Register(vcpu.Kick);
         var deadline = DateTime.UtcNow + options.Timeout;
         mailbox.AttachKick(vcpu.Kick);

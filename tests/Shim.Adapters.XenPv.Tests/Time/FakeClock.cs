@@ -26,7 +26,13 @@ internal sealed class RecordingScheduler : ITimerScheduler
 
     public int Cancels { get; private set; }
 
-    public void Schedule(int vcpuId, ulong deadlineSystemTimeNs) => Armed[vcpuId] = deadlineSystemTimeNs;
+    public int Schedules { get; private set; }
+
+    public void Schedule(int vcpuId, ulong deadlineSystemTimeNs)
+    {
+        Armed[vcpuId] = deadlineSystemTimeNs;
+        Schedules++;
+    }
 
     public void Cancel(int vcpuId)
     {

@@ -112,21 +112,23 @@ public sealed class TimeTests
     }
 
     [Fact]
-    public void An_expiry_before_the_deadline_arms_the_host_timer_again()
+    public void A_host_timer_that_fires_early_is_armed_again_for_the_same_deadline()
     {
-        _timers.Start();
-        _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.StopPeriodicTimer, 0);
-        var deadline = _clock.SystemTimeNs + 4_000_000;
-        _guest.WriteU64(TestGuest.Scratch, deadline);
-        _guest.WriteU32(TestGuest.Scratch + 8, 0);
-        _harness.Call(Hypercall.VcpuOp, VcpuOpHypercall.SetSingleshotTimer, 0, TestGuest.Va(TestGuest.Scratch));
+        var port = (uint)_guest.Domain.Events.BindVirq(Virq.Timer, 0);
+        _timers.StopPeriodic(0);
+        var deadline = _clock.SystemTimeNs + 5_000_000;
+        Assert.Equal(0, _timers.SetSingleshot(0, deadline, requireFuture: true));
+        var schedules = _scheduler.Schedules;
 
-        // A one-shot host timer that fired (here: a stale expiry of an earlier deadline) is gone.
-        _scheduler.Armed.Remove(0);
-        _clock.Advance(1_000_000);
+        // The host timer is spent once it has fired, even 1 ms before the Xen deadline.
+        _clock.Advance(4_000_000);
         Assert.False(_timers.OnTimerExpired(0));
-
+        Assert.Equal(schedules + 1, _scheduler.Schedules);
         Assert.Equal(deadline, _scheduler.Armed[0]);
+
+        _clock.Advance(1_000_000);
+        Assert.True(_timers.OnTimerExpired(0));
+        Assert.True(_guest.Domain.Events.IsPending(port));
     }
 
     [Fact]

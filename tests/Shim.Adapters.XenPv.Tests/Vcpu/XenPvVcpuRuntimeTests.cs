@@ -3,6 +3,7 @@ using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Console;
 using Shim.Adapters.XenPv.Emulation;
 using Shim.Adapters.XenPv.Events;
+using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Tests.Time;
 using Shim.Adapters.XenPv.Traps;
 using Shim.Adapters.XenPv.Vcpu;
@@ -146,6 +147,25 @@ public sealed class XenPvVcpuRuntimeTests
         Assert.Equal(EventCallback, block.Regs.Rip);
         Assert.Equal(Shim.Adapters.XenPv.Time.Runstate.Running, _runtime.Runstate.StateOf(0));
         Assert.Equal(10_000_000UL, _runtime.Runstate.TimeIn(0, Shim.Adapters.XenPv.Time.Runstate.Blocked));
+    }
+
+    [Fact]
+    public void Start_puts_online_vcpus_into_running_at_the_current_system_time()
+    {
+        var vcpu = _runtime.Domain.Vcpus[0];
+        vcpu.IsUp = true;
+        _clock.Advance(2_000_000);
+
+        _runtime.Start();
+        var register = Hypercall(Abi.Hypercall.VcpuOp, VcpuOpHypercall.RegisterRunstateMemoryArea, 0, TestGuest.Va(TestGuest.Scratch));
+        BitConverter.TryWriteBytes(_memory.GetSpan(new(TestGuest.Scratch), 8), TestGuest.Va(TestGuest.Scratch + 0x100));
+        _runtime.OnHypercall(0, ref register);
+
+        Assert.Equal(0UL, register.Regs.Rax);
+        var area = _memory.GetSpan(new(TestGuest.Scratch + 0x100), 48);
+        Assert.Equal((uint)Shim.Adapters.XenPv.Time.Runstate.Running, BitConverter.ToUInt32(area));
+        Assert.Equal(_clock.SystemTimeNs, BitConverter.ToUInt64(area[8..]));
+        Assert.NotEqual(0UL, BitConverter.ToUInt64(area[8..]));
     }
 
     [Fact]

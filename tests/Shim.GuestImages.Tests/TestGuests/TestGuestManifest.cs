@@ -5,7 +5,7 @@ namespace Shim.GuestImages.Tests.TestGuests;
 /// <param name="Arch">Guest ABI: <c>pv64</c> or <c>pv32pae</c>.</param>
 /// <param name="Source">C source, relative to guest-images/test-guests.</param>
 /// <param name="Mechanism">How it issues hypercalls: <c>inline</c> (pv64 <c>syscall</c>, pv32pae <c>int $0x82</c>) or <c>page</c> (hypercall page).</param>
-/// <param name="Shutdown">SCHEDOP_shutdown reason it ends with: <c>poweroff</c> or <c>crash</c>.</param>
+/// <param name="Shutdown">SCHEDOP_shutdown reason it ends with: <c>poweroff</c> or <c>crash</c>; <c>timeout</c> for a guest that never ends by itself.</param>
 /// <param name="Expected">Exact expected console output, relative to guest-images/test-guests.</param>
 public sealed record TestGuest(string Name, string Arch, string Source, string Mechanism, string Shutdown, string Expected)
 {
