@@ -12,7 +12,7 @@ namespace Shim.Adapters.XenPv.Domain;
 /// </summary>
 internal sealed class HostXenClock : IXenClock
 {
-    private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(10);
 
     private readonly TscTimeline _tsc;
 
@@ -43,25 +43,13 @@ internal sealed class HostXenClock : IXenClock
         return (ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
     }
 
-    /// <summary>
-    /// A TSC reading paired with the monotonic time halfway through the read, from the tightest of a few tries: on a
-    /// busy host the thread can be preempted inside one bracket, which would skew the calibrated rate (guest time
-    /// then drifts from Xen system time and timers look early to the guest).
-    /// </summary>
+    /// <summary>A TSC reading paired with the monotonic time halfway through the read.</summary>
     private static TscReading Read(Func<ulong> readGuestTsc)
     {
-        const int tries = 5;
-        var best = default(TscReading);
-        var bestWidth = long.MaxValue;
-        for (var i = 0; i < tries; i++)
-        {
-            var before = SystemMonotonicClock.Instance.NowNanoseconds;
-            var tsc = readGuestTsc();
-            var after = SystemMonotonicClock.Instance.NowNanoseconds;
-            if (after - before < bestWidth)
-                (best, bestWidth) = (new TscReading(before + (after - before) / 2, tsc), after - before);
-        }
-        return best;
+        var before = SystemMonotonicClock.Instance.NowNanoseconds;
+        var tsc = readGuestTsc();
+        var after = SystemMonotonicClock.Instance.NowNanoseconds;
+        return new TscReading(before + (after - before) / 2, tsc);
     }
 }
 
