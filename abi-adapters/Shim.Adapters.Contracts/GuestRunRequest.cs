@@ -1,5 +1,6 @@
 using Serilog;
 using Shim.GuestImages.Detection;
+using Shim.Patcher.Contracts;
 
 namespace Shim.Adapters.Contracts;
 
@@ -25,4 +26,10 @@ public sealed record GuestRunRequest
     public required TimeSpan Timeout { get; init; }
 
     public required ILogger Logger { get; init; }
+
+    /// <summary>
+    /// Rewrites the image's paravirt call sites to the adapter's gate before the guest runs; null runs the image as
+    /// it is (<c>shim run --no-patch</c>).
+    /// </summary>
+    public IImagePatcher? Patcher { get; init; }
 }

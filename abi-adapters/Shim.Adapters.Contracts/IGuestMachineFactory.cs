@@ -6,4 +6,11 @@ namespace Shim.Adapters.Contracts;
 public interface IGuestMachineFactory
 {
     IGuestMachine Create(GuestMachineOptions options);
+
+    /// <summary>
+    /// True when CPUID executed by native guest code is answered from the table set with
+    /// <see cref="IGuestMachine.SetCpuid"/> (hardware KVM intercepts every CPUID). False on KVM-PVM, whose guest CPL3
+    /// code runs on the real CPU, where CPUID is not intercepted without CPUID faulting.
+    /// </summary>
+    bool NativeCpuidVirtualized { get; }
 }

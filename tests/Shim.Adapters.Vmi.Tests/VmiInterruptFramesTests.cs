@@ -109,4 +109,32 @@ public sealed class VmiInterruptFramesTests
         Assert.True(_cpu.InterruptsEnabled);
         Assert.Equal(VmiCallOutcomeKind.Refused, _frames.SysExit(0, 0, 0, ref context).Kind);
     }
+
+    [Fact]
+    public void With_ring_compression_ring_0_gates_run_at_ring_1_and_kernel_faults_stay_on_the_kernel_stack()
+    {
+        var frames = new VmiInterruptFrames(_cpu, _memory, kernelRing: 1);
+        SetGate(14, 0xC0105678, 0x60, 0x8E);
+        var context = new VmiGuestContext(0xC0100000, KernelCs, 0x202, Base + 0x6000, KernelDs);
+
+        Assert.Equal(VmiCallOutcomeKind.Resume, frames.Deliver(14, 0x2, ref context).Kind);
+
+        Assert.Equal(new VmiGuestContext(0xC0105678, 0x61, 0x202, Base + 0x6000 - 16, KernelDs), context);
+        Assert.Equal(0x61u, Dword(Base + 0x6000 - 8)); // pushed CS: the interrupted ring-1 kernel
+    }
+
+    [Fact]
+    public void With_ring_compression_iret_to_a_ring_0_selector_returns_to_ring_1()
+    {
+        var frames = new VmiInterruptFrames(_cpu, _memory, kernelRing: 1);
+        var esp = Base + 0x6000;
+        BitConverter.GetBytes(0xC0100010u).CopyTo(_memory.Bytes, (int)(esp + 4 - Base));
+        BitConverter.GetBytes(0x60u).CopyTo(_memory.Bytes, (int)(esp + 8 - Base));
+        BitConverter.GetBytes(0x202u).CopyTo(_memory.Bytes, (int)(esp + 12 - Base));
+        var context = new VmiGuestContext(0xC8304, KernelCs, 0x2, esp, KernelDs);
+
+        Assert.Equal(VmiCallOutcomeKind.DeliverPendingInterrupts, frames.Iret(ref context).Kind);
+
+        Assert.Equal(new VmiGuestContext(0xC0100010, 0x61, 0x2, esp + 16, KernelDs), context);
+    }
 }

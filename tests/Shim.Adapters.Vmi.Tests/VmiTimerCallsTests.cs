@@ -64,6 +64,20 @@ public sealed class VmiTimerCallsTests
         Assert.Null(_calls.Alarm);
     }
 
+    [Theory]
+    [InlineData(0ul, false)]
+    [InlineData(1000ul, true)]
+    public void A_fired_one_shot_alarm_disarms_itself_and_a_periodic_one_stays(ulong period, bool stillArmed)
+    {
+        BitConverter.GetBytes(period).CopyTo(_memory.Bytes, 0x104);
+        var registers = new VcpuRegisters { Rax = 0x10000, Rdx = 0x1000, Rcx = 0, Rsp = Base + 0x100 };
+        _calls.Handle(VmiCall.SetAlarm, ref registers);
+
+        _calls.OnAlarmFired();
+
+        Assert.Equal(stillArmed, _calls.Alarm is not null);
+    }
+
     private sealed class ManualClock : IVmiClock
     {
         public ulong CyclesPerSecond { get; init; }

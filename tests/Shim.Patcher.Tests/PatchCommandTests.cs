@@ -78,6 +78,26 @@ public sealed class PatchCommandTests : IDisposable
         Assert.Equal(File.ReadAllText(Path.Combine(_work, "a.json")), File.ReadAllText(Path.Combine(_work, "b.json")));
     }
 
+    [Theory]
+    [InlineData("kernels/vmlinuz-6.1.0-56-cloud-amd64")]
+    [InlineData("kernels/vmlinuz-6.1.0-56-amd64")]
+    public async Task Compressed_debian_kernel_is_patched_through_the_loader_registry(string image)
+    {
+        // bzImage with LZ4 (cloud) or xz+BCJ: the same decompressed ELF `shim run` loads.
+        var report = Path.Combine(_work, "kernel.json");
+
+        var result = await Shim("patch", GuestImage(image), "--dry-run", "--report", report);
+
+        Assert.True(result.Code == 0, result.Error);
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        var rewritten = Sites(json).Where(s => s.GetProperty("status").GetString() == "rewritten").ToList();
+        // xen_hypercall_pv's and xen_hypercall_iret's syscalls become gates; xen_cpuid's forced-emulation prefix a NOP.
+        Assert.Equal(["0f05→e7e0", "0f05→e7e0", "0f0b78656e→0f1f440000"],
+            rewritten.Select(s => $"{s.GetProperty("original").GetString()}→{s.GetProperty("patched").GetString()}").Order());
+        Assert.Equal(2, GateSites(json).Count);
+        Assert.All(Sites(json), s => Assert.Equal(".text", s.GetProperty("region").GetString()));
+    }
+
     [Fact]
     public async Task Missing_file_and_non_elf_input_fail_with_the_image_error_code()
     {
@@ -92,7 +112,7 @@ public sealed class PatchCommandTests : IDisposable
 
         Assert.Equal(ExitCodes.ImageError, missing.Code);
         Assert.Equal(ExitCodes.ImageError, garbage.Code);
-        Assert.Contains("not an ELF file", garbage.Error);
+        Assert.Contains("no loader recognises the file", garbage.Error);
         Assert.Equal(ExitCodes.ImageError, cut.Code);
         Assert.DoesNotContain("   at ", missing.Error + garbage.Error + cut.Error);
     }

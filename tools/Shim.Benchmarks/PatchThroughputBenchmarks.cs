@@ -1,9 +1,10 @@
 using BenchmarkDotNet.Attributes;
 using Iced.Intel;
 using Serilog.Core;
+using Shim.Adapters.Contracts.Patching;
 using Shim.Adapters.XenPv.Patching;
-using Shim.Cli.Commands;
-using Shim.Core.Gates;
+using Shim.GuestImages.Decompression;
+using Shim.GuestImages.Loading;
 using Shim.Patcher;
 using Shim.Patcher.Contracts;
 
@@ -12,7 +13,7 @@ namespace Shim.Benchmarks;
 /// <summary>
 /// Patch throughput (discovery + rules + emission + verification, dry run) against Iced's raw linear decode of
 /// the same executable bytes, side by side. Goal: Patch at least 0.5x the speed of RawDecode.
-/// Image: $SHIM_BENCH_IMAGE (an ELF, e.g. the Debian kernel's vmlinux), else the cached 64-bit PV GRUB.
+/// Image: $SHIM_BENCH_IMAGE (any image the loaders read, e.g. the Debian kernel's vmlinuz), else the cached 64-bit PV GRUB.
 /// </summary>
 [MemoryDiagnoser]
 public class PatchThroughputBenchmarks
@@ -24,8 +25,9 @@ public class PatchThroughputBenchmarks
     public void Setup()
     {
         var path = Environment.GetEnvironmentVariable("SHIM_BENCH_IMAGE") ?? FindCachedGrub();
-        _input = PatchElfImage.Read(File.ReadAllBytes(path)).Input;
-        _engine = new PatchEngine(new PatchEngineOptions(), XenPvPatchRules.Create(GatePort.ForAdapterSlot(0)), Logger.None);
+        var image = ImageLoaderRegistry.CreateDefault(DecompressionOptions.Default, Logger.None).Parse(File.ReadAllBytes(path));
+        _input = GuestImageCode.ToPatchInput(image);
+        _engine = new PatchEngine(new PatchEngineOptions(), XenPvPatchRules.Create(XenPvPatchRules.Gate), Logger.None);
         Console.WriteLine($"// patch benchmark image: {path}, {_input.Regions.Sum(r => (long)r.Bytes.Length)} executable bytes");
     }
 

@@ -13,7 +13,12 @@ public sealed class VmiCallRouter(VmiCpuCalls cpuCalls, VmiMmuCalls mmuCalls, Vm
     private const int ApicRegisterSpace = 0x400;
     private readonly uint[] _apicRegisters = new uint[ApicRegisterSpace / 16];
 
+    public const int ApicLvtTimer = 0x320;
+
     public bool Initialised { get; private set; }
+
+    /// <summary>A local-APIC register as the guest last wrote it (e.g. <see cref="ApicLvtTimer"/> for the timer vector).</summary>
+    public uint ApicRegister(int offset) => _apicRegisters[offset / 16];
 
     public VmiCallOutcome Handle(VmiRomEntry entry, ref VcpuRegisters registers)
     {

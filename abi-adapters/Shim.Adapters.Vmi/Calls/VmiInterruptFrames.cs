@@ -6,8 +6,10 @@ namespace Shim.Adapters.Vmi.Calls;
 /// switches to the kernel stack given by UpdateKernelStack when the gate raises privilege, pushes
 /// [SS, ESP,] EFLAGS, CS, EIP [, error code] and clears the virtual IF for interrupt gates. IRET (reached by
 /// CALL_REL, so a return address sits below the frame) does the reverse. Frames are written all-or-nothing.
+/// With ring compression (<paramref name="kernelRing"/> 1) the kernel's ring-0 selectors in gates and IRET frames
+/// run at ring 1, as the descriptors the shim installs for them do.
 /// </summary>
-public sealed class VmiInterruptFrames(VmiVirtualCpu cpu, IGuestLinearMemory memory)
+public sealed class VmiInterruptFrames(VmiVirtualCpu cpu, IGuestLinearMemory memory, int kernelRing = 0)
 {
     private const int GateSize = 8;
     private const byte GatePresent = 0x80;
@@ -34,7 +36,8 @@ public sealed class VmiInterruptFrames(VmiVirtualCpu cpu, IGuestLinearMemory mem
         var selector = BitConverter.ToUInt16(gate[2..]);
         var offset = BitConverter.ToUInt16(gate) | (uint)BitConverter.ToUInt16(gate[6..]) << 16;
 
-        var targetCpl = selector & 3;
+        var targetCpl = Math.Max(selector & 3, kernelRing);
+        selector = (ushort)((selector & ~3) | targetCpl);
         var stackSwitch = targetCpl < context.Cpl;
         var frame = new List<uint>(6);
         if (stackSwitch)
@@ -59,7 +62,7 @@ public sealed class VmiInterruptFrames(VmiVirtualCpu cpu, IGuestLinearMemory mem
         if (type == InterruptGate32)
             cpu.InterruptsEnabled = false;
         context = new VmiGuestContext(offset, selector, context.Eflags & ~EflagsClearedOnEntry, newEsp,
-            stackSwitch ? cpu.KernelStackSegment : context.Ss);
+            stackSwitch ? Compress(cpu.KernelStackSegment) : context.Ss);
         return VmiCallOutcome.Resume;
     }
 
@@ -71,7 +74,7 @@ public sealed class VmiInterruptFrames(VmiVirtualCpu cpu, IGuestLinearMemory mem
         if (!memory.TryRead(frameAddress, frame[..12]))
             return VmiCallOutcome.Refuse($"IRET frame at 0x{frameAddress:x8} is not readable");
         var eip = BitConverter.ToUInt32(frame);
-        var cs = (ushort)BitConverter.ToUInt32(frame[4..]);
+        var cs = Compress((ushort)BitConverter.ToUInt32(frame[4..]));
         var eflags = BitConverter.ToUInt32(frame[8..]);
         if ((eflags & EflagsVm) != 0)
             return VmiCallOutcome.Refuse("IRET to virtual-8086 mode is not supported");
@@ -84,7 +87,7 @@ public sealed class VmiInterruptFrames(VmiVirtualCpu cpu, IGuestLinearMemory mem
             if (!memory.TryRead(frameAddress + 12, frame[12..]))
                 return VmiCallOutcome.Refuse($"IRET outer-ring frame at 0x{frameAddress + 12:x8} is not readable");
             esp = BitConverter.ToUInt32(frame[12..]);
-            ss = (ushort)BitConverter.ToUInt32(frame[16..]);
+            ss = Compress((ushort)BitConverter.ToUInt32(frame[16..]));
         }
         // IRET restores the virtual IF but never IOPL (that is SetIOPLMask's job).
         var enabling = (eflags & EflagsInterrupt) != 0;
@@ -106,6 +109,9 @@ public sealed class VmiInterruptFrames(VmiVirtualCpu cpu, IGuestLinearMemory mem
             ecx, (ushort)((sysenterCs + 24) | 3));
         return new VmiCallOutcome(VmiCallOutcomeKind.DeliverPendingInterrupts);
     }
+
+    private ushort Compress(ushort selector) =>
+        (selector & 3) < kernelRing && (selector & ~3) != 0 ? (ushort)((selector & ~3) | kernelRing) : selector;
 
     private uint GuestVisibleEflags(uint eflags) =>
         (eflags & ~(EflagsInterrupt | EflagsIopl)) | (cpu.InterruptsEnabled ? EflagsInterrupt : 0) | cpu.IoplMask;

@@ -44,6 +44,13 @@ public sealed class VmiTimerCalls(IVmiClock clock, IGuestLinearMemory memory)
         }
     }
 
+    /// <summary>The execution layer reports that the alarm fired: a one-shot alarm disarms itself (periodic ones stay).</summary>
+    public void OnAlarmFired()
+    {
+        if (Alarm is { PeriodCycles: 0 })
+            Alarm = null;
+    }
+
     private VmiCallOutcome SetAlarm(ref VcpuRegisters registers)
     {
         var flags = (uint)registers.Rax;

@@ -17,7 +17,8 @@ public sealed record XenDomainBuildResult(
     public XenFrameTable Frames => PageTables.Frames;
 
     /// <summary>For XENMEM_machphys_mapping.</summary>
-    public MachPhysMapping MachPhysMapping => MachPhysMapping.For(MemoryOptions.Width, Physical.M2PEntries);
+    /// <summary>The M2P view XENMEM_machphys_mapping reports (see <see cref="MachPhysMapping.Reported"/>).</summary>
+    public MachPhysMapping MachPhysMapping => MachPhysMapping.Reported(MemoryOptions.Width, Physical.M2PEntries);
 
     public XenDomainMemory CreateDomainMemory(
         Shim.Core.Memory.IGuestMemory memory, ITlbFlushRequests tlbFlushes, Func<int, IGuestDescriptorTables> descriptorTables) =>

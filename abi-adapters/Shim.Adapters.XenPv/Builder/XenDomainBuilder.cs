@@ -164,8 +164,8 @@ public sealed class XenDomainBuilder(ILogger logger)
             throw new XenDomainBuildException($"virtual base 0x{request.VirtualBase:x} is not page aligned");
         if (request.VcpuCount is < 1 or > 32)
             throw new XenDomainBuildException($"vCPU count {request.VcpuCount} is outside 1..32");
-        if (request.MonitorRootEntries.ContainsKey(M2PRootSlot))
-            throw new XenDomainBuildException("L4 slot 256 is the M2P's; the monitor must use another reserved slot");
+        if (request.MonitorRootEntries.ContainsKey(M2PRootSlot) || request.MonitorRootEntries.ContainsKey(MachPhysMapping.Pv64AliasRootSlot))
+            throw new XenDomainBuildException("L4 slots 256 and 257 hold the M2P; the monitor must use another reserved slot");
         foreach (var segment in request.Segments)
         {
             ulong end = segment.VirtualAddress + segment.MemorySize;
@@ -253,7 +253,10 @@ public sealed class XenDomainBuilder(ILogger logger)
         var rootEntries = new Dictionary<int, ulong>(request.MonitorRootEntries);
         var compatL2 = new Dictionary<int, ulong>();
         if (request.Width == XenGuestWidth.Pv64)
+        {
             rootEntries[M2PRootSlot] = ReadOnlyEntry(physical.FirstM2PTableFrame);
+            rootEntries[MachPhysMapping.Pv64AliasRootSlot] = ReadOnlyEntry(physical.FirstM2PTableFrame);
+        }
         else
             for (int i = 0; i < (int)physical.M2PTableFrames; i++)
                 compatL2[XenMemoryOptions.CompatFirstXenL2Slot + i] = ReadOnlyEntry(physical.FirstM2PTableFrame + (ulong)i);

@@ -3,13 +3,16 @@ using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
 using Shim.Adapters.XenPv.Compat;
+using Shim.Adapters.XenPv.Emulation;
 using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Memory;
+using Shim.Adapters.XenPv.Patching;
 using Shim.Adapters.XenPv.Vcpu;
 using Shim.Adapters.XenPv.Xenstore;
 using Shim.Core.Machine;
 using Shim.Core.Memory;
 using Shim.GuestImages.Detection;
+using Shim.GuestImages.Loading;
 
 namespace Shim.Adapters.XenPv.Domain;
 
@@ -39,7 +42,8 @@ public sealed class XenPvAdapter : IAbiAdapter
         if (request.Vcpus != 1)
             throw new GuestBuildException($"only 1 vCPU is supported so far (asked for {request.Vcpus})");
         var width = request.Image.Abi == GuestAbi.XenPv32Pae ? XenGuestWidth.Pv32Pae : XenGuestWidth.Pv64;
-        var build = ToBuildRequest(request, xen, width);
+        var patching = request.Patcher is { } patcher ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, width, machines.NativeCpuidVirtualized, logger) : null;
+        var build = ToBuildRequest(request, xen, width, patching);
         var machine = machines.Create(new GuestMachineOptions
         {
             RamBytes = XenDomainBuilder.RequiredMemoryBytes(build),
@@ -49,7 +53,7 @@ public sealed class XenPvAdapter : IAbiAdapter
         });
         try
         {
-            return Build(machine, build, request, logger);
+            return Build(machine, build, request, patching, logger);
         }
         catch
         {
@@ -58,14 +62,15 @@ public sealed class XenPvAdapter : IAbiAdapter
         }
     }
 
-    private static XenDomainBuildRequest ToBuildRequest(GuestRunRequest request, Shim.GuestImages.Xen.XenGuestInfo xen, XenGuestWidth width) => new()
+    private static XenDomainBuildRequest ToBuildRequest(GuestRunRequest request, Shim.GuestImages.Xen.XenGuestInfo xen, XenGuestWidth width, XenKernelPatcher? patching) => new()
     {
         Width = width,
         VirtualBase = xen.VirtualBase,
         Entry = xen.Entry,
         // Xen loads by physical address (elf_xen_addr_calc_check): virtual = p_paddr + VIRT_BASE − PADDR_OFFSET. Linux's
-        // .data..percpu has p_vaddr 0, so its virtual address says nothing about where it goes.
-        Segments = [.. request.Image.Segments.Select(s => new XenLoadSegment(s.PhysicalAddress + (xen.VirtualBase - xen.PaddrOffset), s.Data, s.MemorySize))],
+        // .data..percpu has p_vaddr 0, so its virtual address says nothing about where it goes. The patcher works in the
+        // image's own addresses and returns its segments in the same order.
+        Segments = PlaceSegments(request.Image.Segments, patching?.PatchImage(request.Image.Image, xen.HypercallPage), xen.VirtualBase - xen.PaddrOffset),
         MemoryBytes = request.MemoryBytes,
         HypercallPageVirtualAddress = xen.HypercallPage,
         InitP2mVirtualAddress = xen.InitP2m,
@@ -74,7 +79,7 @@ public sealed class XenPvAdapter : IAbiAdapter
         CommandLine = request.CommandLine,
     };
 
-    private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, ILogger logger)
+    private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, XenKernelPatcher? patching, ILogger logger)
     {
         bool pv64 = build.Width == XenGuestWidth.Pv64;
         // pv64 roots are L4s that carry the monitor slot themselves; pv32 L3s are hosted under per-vCPU L4s whose
@@ -93,6 +98,8 @@ public sealed class XenPvAdapter : IAbiAdapter
         {
             throw new GuestBuildException(e.Message);
         }
+        if (patching is not null && build.HypercallPageVirtualAddress is { } hypercallPage)
+            patching.PatchHypercallPage(machine.Memory, new GuestPhysicalAddress(hypercallPage - build.VirtualBase), hypercallPage);
         if (pv64)
             MonitorDescriptorTables.InstallXenFlatSelectors(machine.Monitor);
         else
@@ -114,24 +121,29 @@ public sealed class XenPvAdapter : IAbiAdapter
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
         var clock = new HostXenClock(() => machine.GetMsr(0, GuestTscMsr));
-        runtime = new XenPvVcpuRuntime(
-            new XenPvRuntimeOptions
+        var runtimeOptions = new XenPvRuntimeOptions
+        {
+            Domain = new XenDomainOptions
             {
-                Domain = new XenDomainOptions
-                {
-                    Width = build.Width,
-                    SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
-                    NrPages = result.Physical.RamFrames,
-                    MaxPages = result.Physical.RamFrames,
-                },
-                // Machine frames are VM frames here: the M2P describes every one the guest can be handed.
-                MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries },
-                GrantTable = new GrantTableOptions
-                {
-                    FirstFrame = result.Physical.FirstGrantFrame,
-                    MaxFrames = (uint)result.Physical.GrantFrameCount,
-                },
+                Width = build.Width,
+                SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
+                NrPages = result.Physical.RamFrames,
+                MaxPages = result.Physical.RamFrames,
             },
+            // Machine frames are VM frames here: the M2P describes every one the guest can be handed.
+            MemoryOp = new MemoryOpOptions { MaximumRamPage = result.Physical.M2PEntries, MachphysMapping = result.MachPhysMapping },
+            // The builder reserved these frames above RAM; the guest may map exactly those, no more.
+            GrantTable = new GrantTableOptions
+            {
+                FirstFrame = result.Physical.FirstGrantFrame,
+                MaxFrames = (uint)result.Physical.GrantFrameCount,
+            },
+        };
+        // Native CPUID (what a patched forced-emulation site runs) and the emulated prefix give the same answers.
+        var cpuidSource = XenNativeCpuid.SourceFrom(machine.HostCpuid);
+        machine.SetCpuid(0, XenNativeCpuid.Build(machine.HostCpuid, new CpuidPolicy(cpuidSource, runtimeOptions.Cpuid)));
+        runtime = new XenPvVcpuRuntime(
+            runtimeOptions,
             new XenPvRuntimeServices
             {
                 Memory = machine.Memory,
@@ -141,6 +153,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                 Clock = clock,
                 Timers = new MachineTimerScheduler(machine, clock),
                 Console = new TextConsoleSink(request.ConsoleOutput),
+                CpuidSource = cpuidSource,
                 Logger = logger,
             });
         foreach (var (number, handler) in XenMemoryHypercalls.Create(domainMemory))
@@ -164,12 +177,16 @@ public sealed class XenPvAdapter : IAbiAdapter
             CompatSegments.LoadDataSegments(machine.Monitor, ref state.SpecialRegisters,
                 result.Vcpu0.Ds, result.Vcpu0.Es, result.Vcpu0.Fs, result.Vcpu0.Gs);
         machine.Monitor.Resume(state, result.Vcpu0.Cs, result.Vcpu0.Ss, result.Vcpu0.Rip, result.Vcpu0.Rsp, result.Vcpu0.Rflags);
-        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, hardwareCr3, logger);
+        var gateGuard = patching is null ? null : new XenGateGuard(patching.GateSites, logger);
+        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, hardwareCr3, gateGuard, logger);
         runtime.Start();
         logger.Information("xen-pv {Width} domain built: entry 0x{Entry:x}, {Frames} RAM frames, root frame 0x{Root:x}",
             build.Width, result.Vcpu0.Rip, result.Physical.RamFrames, result.Vcpu0.RootFrame);
         return run;
     }
+
+    private static XenLoadSegment[] PlaceSegments(IReadOnlyList<ImageSegment> image, IReadOnlyList<XenLoadSegment>? patched, ulong loadOffset) =>
+        [.. image.Select((s, i) => new XenLoadSegment(s.PhysicalAddress + loadOffset, patched?[i].FileBytes ?? s.Data, s.MemorySize))];
 
     private sealed class MailboxKicker(IGuestMachine machine) : Events.IVcpuKicker
     {

@@ -3,6 +3,7 @@ using Serilog;
 using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Memory;
+using Shim.Adapters.XenPv.Patching;
 using Shim.Adapters.XenPv.Vcpu;
 using Shim.Core.Cpu;
 using Shim.Core.Dispatch;
@@ -19,7 +20,7 @@ namespace Shim.Adapters.XenPv.Domain;
 /// A built Xen-PV domain on one machine: turns the core's exits into runtime calls and the runtime's answers back
 /// into vCPU state and run-loop actions.
 /// </summary>
-internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, IVirtualEventHandler
+internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, IVirtualEventHandler, IGateHandler
 {
     public const int TimerEventSource = 0x58_01;
     public const int KickEventSource = 0x58_02;
@@ -30,6 +31,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private const ulong Cr0TaskSwitched = 1UL << 3;
     private const ulong RflagsInterrupt = 1UL << 9;
     private const ulong RflagsIopl = 3UL << 12;
+    private const ulong GateInstructionLength = 2;
 
     private readonly IGuestMachine _machine;
     private readonly XenPvVcpuRuntime _runtime;
@@ -40,11 +42,12 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private readonly ILogger _logger;
     private readonly XenGuestWidth _width;
     private readonly Func<int, ulong, ulong> _hardwareCr3;
+    private readonly XenGateGuard? _gateGuard;
     private VcpuRunRequest? _endRequest;
 
     /// <param name="hardwareCr3">Maps (vCPU, guest root frame) to the CR3 the real vCPU runs on (pv32: a hosting L4).</param>
     public XenPvGuestRun(IGuestMachine machine, XenPvVcpuRuntime runtime, XenDomainMemory domainMemory, Stream? consoleInput,
-        TimeSpan timeout, Func<int, ulong, ulong> hardwareCr3, ILogger logger)
+        TimeSpan timeout, Func<int, ulong, ulong> hardwareCr3, XenGateGuard? gateGuard, ILogger logger)
     {
         _machine = machine;
         _runtime = runtime;
@@ -58,6 +61,12 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         if (consoleInput is not null)
             _input = new ConsoleInputPump(consoleInput, () => machine.Mailbox(0).Post(new VirtualEvent(KickEventSource, 0)));
         machine.Dispatcher.RegisterSyscall(this);
+        _gateGuard = gateGuard;
+        if (gateGuard is not null)
+        {
+            GatePortWindow.Open(XenPvPatchRules.Gate, machine.Monitor, machine.Dispatcher);
+            machine.Dispatcher.RegisterGate(XenPvPatchRules.Gate, this);
+        }
         for (var vector = 0; vector < 256; vector++)
             machine.Dispatcher.RegisterTrap(vector, this);
     }
@@ -72,7 +81,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         _runtime.Console?.DrainOutput();
         var statistics = new RunStatistics(
             [.. runner.Counters.NonZero().Select(e => (e.Kind.ToString(), e.Count))],
-            [.. _runtime.Dispatcher.Statistics.Snapshot().Where(c => c.Count > 0)],
+            [.. _runtime.Dispatcher.Statistics.Snapshot().Where(c => c.Count > 0), .. _gateGuard?.Snapshot() ?? []],
             clock.Elapsed);
         var (end, message) = Describe(stop);
         return new GuestOutcome(end, message, statistics);
@@ -94,6 +103,23 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
             (state.Regs.Rsp, state.Ss) = guestStack;
         var request = _runtime.OnSyscall(vcpu.Id, ref state);
         return Apply(vcpu, ref state, request);
+    }
+
+    /// <summary>A patched hypercall site (<c>out %eax, $gate</c>): RIP is already past the two-byte instruction.</summary>
+    public ExitAction Handle(GateExit gate, IVcpuState vcpu)
+    {
+        var state = CurrentState(vcpu);
+        switch (_gateGuard!.Check(gate.ResumeRip, gate.Call, _runtime.Domain.Vcpus[vcpu.Id].IsGuestKernel(state)))
+        {
+            case GateVerdict.Hypercall:
+                return Apply(vcpu, ref state, _runtime.OnHypercall(vcpu.Id, ref state));
+            case GateVerdict.RefuseUserMode:
+                state.Regs.Rip -= GateInstructionLength; // a fault reports the faulting instruction
+                return Apply(vcpu, ref state, _runtime.OnTrap(vcpu.Id, ref state, new XenTrap(XenTrap.GeneralProtectionVector, HasErrorCode: true)));
+            default:
+                state.Regs.Rax = unchecked((ulong)XenErrno.Result(XenErrno.ENOSYS));
+                return Apply(vcpu, ref state, _runtime.PrepareResume(vcpu.Id, ref state));
+        }
     }
 
     public ExitAction Handle(Shim.Core.Exits.TrapExit trap, IVcpuState vcpu)

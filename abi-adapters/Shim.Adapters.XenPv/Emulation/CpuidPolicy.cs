@@ -53,9 +53,11 @@ public sealed record CpuidPolicyOptions
                 ClearEdx: (1u << 3) | (1u << 9) | (1u << 12) | (1u << 17) | (1u << 21) | (1u << 22) | (1u << 29) | (1u << 31),
                 SetEcx: 1u << 31),
             [(7, 0)] = new(
-                ClearEbx: (1u << 2) | (1u << 4) | (1u << 5) | (1u << 10) | (1u << 11) | (1u << 14) | (1u << 16) | (1u << 17) |
-                          (1u << 21) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30) | (1u << 31),
-                ClearEcx: (1u << 3) | (1u << 4) | (1u << 16),
+                // FSGSBASE (0), SMEP (7), SMAP (20) and UMIP (ECX 2) assume a kernel at CPL0: a PV kernel runs at CPL3,
+                // where clac/stac and rd/wrfsbase (without the real CR4 bit) raise #UD.
+                ClearEbx: (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5) | (1u << 7) | (1u << 10) | (1u << 11) | (1u << 14) |
+                          (1u << 16) | (1u << 17) | (1u << 20) | (1u << 21) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30) | (1u << 31),
+                ClearEcx: (1u << 2) | (1u << 3) | (1u << 4) | (1u << 16),
                 ClearEdx: (1u << 26) | (1u << 27) | (1u << 28) | (1u << 29) | (1u << 31)),
             // PAGE1GB (EDX 26) is HVM-only in Xen's policy.
             [(0x80000001, 0)] = new(ClearEcx: 1u << 2, ClearEdx: 1u << 26),
@@ -78,7 +80,9 @@ public sealed class CpuidPolicy(ICpuidSource source, CpuidPolicyOptions options)
     {
         if ((leaf & 0xffff0000) == HypervisorBase)
             return HypervisorLeaf(leaf, subleaf);
-        var subleafMatters = leaf is 4 or 7 or 0xb or XsaveLeaf or 0xf or 0x10 or 0x12 or 0x14 or 0x17 or 0x18 or 0x1f;
+        // Linux walks the indexed leaves until a terminating subleaf; answering subleaf 0 for all of them never ends.
+        var subleafMatters = leaf is 4 or 7 or 0xb or XsaveLeaf or 0xf or 0x10 or 0x12 or 0x14 or 0x17 or 0x18 or 0x1d or 0x1e or 0x1f or 0x24
+            or 0x8000001d or 0x80000020 or 0x80000026;
         var raw = source.Query(leaf, subleafMatters ? subleaf : 0);
         if (leaf == XsaveLeaf && (Query(1, 0).Ecx & XsaveBit) == 0)
             return default;

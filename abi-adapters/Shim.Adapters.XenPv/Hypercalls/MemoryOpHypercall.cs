@@ -20,6 +20,12 @@ public sealed record MemoryOpOptions
 
     /// <summary>Highest machine frame + 1 (XENMEM_maximum_ram_page); Shim's machine frames are the guest's frames.</summary>
     public ulong MaximumRamPage { get; init; }
+
+    /// <summary>
+    /// What XENMEM_machphys_mapping reports. Null answers Xen's architectural range; the domain builder passes the
+    /// M2P it actually backs, so a guest never reads entries past it (Linux bounds mfn_to_pfn by max_mfn).
+    /// </summary>
+    public Memory.MachPhysMapping? MachphysMapping { get; init; }
 }
 
 /// <summary>
@@ -80,7 +86,7 @@ public sealed class MemoryOpHypercall(MemoryOpOptions options, IHypercallHandler
                     _ => (long)domain.Options.NrPages - 1,
                 };
             case MachphysMapping:
-                return WriteMachphysMapping(vcpu, arg);
+                return WriteMachphysMapping(vcpu, arg, options.MachphysMapping);
             case MemoryMap:
                 return WriteMemoryMap(vcpu, arg);
             case AddToPhysmap:
@@ -102,11 +108,13 @@ public sealed class MemoryOpHypercall(MemoryOpOptions options, IHypercallHandler
         return vcpu.Domain.IsSelf(domid) ? 0 : Errno(XenErrno.ESRCH);
     }
 
-    private static long WriteMachphysMapping(XenVcpu vcpu, ulong arg)
+    private static long WriteMachphysMapping(XenVcpu vcpu, ulong arg, Memory.MachPhysMapping? backed)
     {
         var pv64 = vcpu.Width == XenGuestWidth.Pv64;
         var (start, end, entryBytes) = pv64 ? (Pv64MachphysStart, Pv64MachphysEnd, 8UL) : (Pv32MachphysStart, Pv32MachphysEnd, 4UL);
         var maxMfn = (end - start) / entryBytes - 1;
+        if (backed is { } mapping)
+            (start, end, maxMfn) = (mapping.VirtualStart, mapping.VirtualEnd, mapping.MaxMfn);
         var size = (ulong)vcpu.Width.NativeSize();
         var ok = vcpu.Memory.TryWriteNative(vcpu.Width, arg, start) &&
                  vcpu.Memory.TryWriteNative(vcpu.Width, arg + size, end) &&

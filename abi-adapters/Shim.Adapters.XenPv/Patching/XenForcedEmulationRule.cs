@@ -11,13 +11,17 @@ namespace Shim.Adapters.XenPv.Patching;
 /// plain <c>cpuid</c> now reads that table. Xen emulates nothing but CPUID after the prefix, so any other
 /// instruction there is left alone (it raises #UD under Xen too).
 /// Also tells discovery that flow continues after the prefix instead of stopping at <c>ud2</c>.
+/// Where native CPUID does not read that table (KVM-PVM without CPUID faulting: guest CPL3 code executes
+/// <c>cpuid</c> on the real CPU), the rule is built with <c>nativeCpuidVirtualized: false</c> and keeps every
+/// site as it is (reported as skipped), so the #UD path keeps giving Xen's answers.
 /// </summary>
-public sealed class XenForcedEmulationRule : IPatchRule, IFlowContinuationRule
+public sealed class XenForcedEmulationRule(bool nativeCpuidVirtualized = true) : IPatchRule, IFlowContinuationRule
 {
     private static readonly byte[] Prefix = [0x0F, 0x0B, (byte)'x', (byte)'e', (byte)'n'];
     private static readonly byte[] Cpuid = [0x0F, 0xA2];
 
-    public string Id => "xen.forced-emulation-cpuid";
+    // Distinct ids keep the two behaviours apart in the patch cache key and the report.
+    public string Id => nativeCpuidVirtualized ? "xen.forced-emulation-cpuid" : "xen.forced-emulation-cpuid.trap";
 
     public IReadOnlyCollection<Code> AnchorCodes { get; } = [Code.Ud2];
 
@@ -31,6 +35,8 @@ public sealed class XenForcedEmulationRule : IPatchRule, IFlowContinuationRule
             return RuleMatch.Refuse(pattern, "forced-emulation prefix at the end of its region: no instruction follows");
         if (!bytes[Prefix.Length..].SequenceEqual(Cpuid))
             return RuleMatch.Refuse("ud2; .ascii \"xen\"; ?", $"forced-emulation prefix before {Convert.ToHexStringLower(bytes[Prefix.Length..])}…, not cpuid: Xen raises #UD there too");
+        if (!nativeCpuidVirtualized)
+            return RuleMatch.Refuse(pattern, "native CPUID is not virtualized on this host: the prefix stays and traps to the VMM, which answers with Xen's policy");
         return RuleMatch.Rewrite(pattern, new RewritePlan(site.Anchor.IP, Prefix.Length, []) { ProvenBySignature = true });
     }
 

@@ -6,9 +6,15 @@ namespace Shim.Adapters.XenPv.Patching;
 /// <summary>The Xen-PV adapter's rule set. The gate port is the adapter's slot (0 → 0xE0), chosen by the caller.</summary>
 public static class XenPvPatchRules
 {
-    public static IReadOnlyList<IPatchRule> Create(GatePort gate) =>
+    /// <summary>The Xen-PV adapter's gate: slot 0, port 0xE0 (the only adapter that patches so far).</summary>
+    public static readonly GatePort Gate = GatePort.ForAdapterSlot(0);
+
+    /// <param name="nativeCpuidVirtualized">
+    /// Whether CPUID run by native guest code reads the vCPU's CPUID table (see <see cref="XenForcedEmulationRule"/>).
+    /// </param>
+    public static IReadOnlyList<IPatchRule> Create(GatePort gate, bool nativeCpuidVirtualized = true) =>
     [
-        new XenForcedEmulationRule(),
+        new XenForcedEmulationRule(nativeCpuidVirtualized),
         new XenSyscallHypercallRule(gate),
         new XenInt82HypercallRule(gate),
     ];

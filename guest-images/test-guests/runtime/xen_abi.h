@@ -167,12 +167,14 @@ struct e820_entry { u64 addr; u64 size; u32 type; } __attribute__((packed));
 #define MACH2PHYS_VIRT_START 0xffff800000000000UL
 #define MACH2PHYS_VIRT_END   0xffff804000000000UL
 #define HYPERVISOR_VIRT_START 0xffff800000000000UL
+#define HYPERVISOR_VIRT_END   0xffff880000000000UL
 #define XEN_GUEST_MAGIC "xen-3.0-x86_64"
 #else
 /* 64-bit Xen's compat M2P for 32-bit guests: 4-byte entries from hv_compat_vstart (default, and our HV_START_LOW). */
 #define MACH2PHYS_VIRT_START 0xf5800000UL
 #define MACH2PHYS_VIRT_END   0xffe00000UL
 #define HYPERVISOR_VIRT_START 0xf5800000UL
+#define HYPERVISOR_VIRT_END   0xffe00000UL
 #define XEN_GUEST_MAGIC "xen-3.0-x86_32p"
 #endif
 

@@ -29,11 +29,19 @@ public sealed class PatchCache(string directory)
             }
         }
         var result = engine.Patch(input);
-        System.IO.Directory.CreateDirectory(Directory);
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, PatchReportJson.Serialize(result));
-        File.Move(temporary, path, overwrite: true);
         hit = false;
+        try
+        {
+            System.IO.Directory.CreateDirectory(Directory);
+            // A unique temporary name: two runs patching the same image at once must not share one.
+            var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+            File.WriteAllText(temporary, PatchReportJson.Serialize(result));
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The cache only saves time: an unwritable folder must not fail the patch.
+        }
         return result;
     }
 

@@ -159,9 +159,14 @@ public sealed class XenDomainBuilderTests
         Assert.Equal(mfn, memory.Read<ulong>(new GuestPhysicalAddress(walk.PhysicalAddress)));
         Assert.Equal(MachineToPhysTable.InvalidEntry, result.MachineToPhys.Get(result.Physical.SharedInfoFrame));
 
+        // Reported: the slot-257 view of the same table (KVM-PVM walks slot 256 for nobody).
         var mapping = result.MachPhysMapping;
-        Assert.Equal(0xFFFF_8000_0000_0000UL, mapping.VirtualStart);
-        Assert.Equal(0xFFFF_8040_0000_0000UL, mapping.VirtualEnd);
+        Assert.Equal(0xFFFF_8080_0000_0000UL, mapping.VirtualStart);
+        Assert.Equal(0xFFFF_80C0_0000_0000UL, mapping.VirtualEnd);
+        var alias = walker.Walk(result.Vcpu0.RootFrame, mapping.VirtualStart + mfn * 8, PagingMode.LongMode4Level);
+        Assert.True(alias.IsTranslated);
+        Assert.False(alias.Writable);
+        Assert.Equal(walk.PhysicalAddress, alias.PhysicalAddress);
         // Every MFN up to max_mfn must be readable through the mapping.
         var last = walker.Walk(result.Vcpu0.RootFrame, mapping.VirtualStart + mapping.MaxMfn * 8, PagingMode.LongMode4Level);
         Assert.True(last.IsTranslated);

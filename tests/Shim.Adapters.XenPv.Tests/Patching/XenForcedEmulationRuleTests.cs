@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Shim.Adapters.XenPv.Patching;
 using Shim.Patcher;
 using Shim.Patcher.Contracts;
 using Shim.Patcher.Discovery;
@@ -28,6 +29,26 @@ public sealed class XenForcedEmulationRuleTests
         Assert.Equal([Mnemonic.Mov, Mnemonic.Nop, Mnemonic.Cpuid, Mnemonic.Ret], decoded.Mnemonics());
         Assert.Empty(result.GateSites); // no exit at all
     }
+
+    [Fact]
+    public void Where_native_cpuid_is_not_virtualized_the_prefix_is_kept_and_reported()
+    {
+        var code = Assemble(64, Base, a => { a.db(Prefix); a.cpuid(); a.mov(eax, 18); a.syscall(); a.ret(); });
+        var rules = XenPvPatchRules.Create(Gate, nativeCpuidVirtualized: false);
+
+        var result = new PatchEngine(new PatchEngineOptions(), rules, Serilog.Core.Logger.None).Patch(Snippet(code));
+
+        var prefix = result.Sites.Single(s => s.Address == Base);
+        Assert.Equal(SiteStatus.Skipped, prefix.Status);
+        Assert.Equal("xen.forced-emulation-cpuid.trap", prefix.RuleId);
+        Assert.Contains("not virtualized", prefix.Reason);
+        // Descent still continues past the prefix: the hypercall after it is rewritten.
+        Assert.Equal([Base + 7 + 5 + 2], result.GateSites);
+        Assert.DoesNotContain(result.Writes, w => w.Address == Base);
+    }
+
+    private static PatchInput Snippet(byte[] code) =>
+        new() { Regions = [new CodeRegion("text", Base, code, executable: true, bitness: 64)], EntryPoints = [Base] };
 
     [Fact]
     public void Descent_continues_after_the_prefix_instead_of_stopping_at_ud2()

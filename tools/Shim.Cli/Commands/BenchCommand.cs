@@ -12,6 +12,7 @@ public sealed class BenchCommand : ICliCommand
         command.Subcommands.Add(new BenchExitsCommand().Build(context));
         command.Subcommands.Add(new BenchKickCommand().Build(context));
         command.Subcommands.Add(new BenchBootCommand().Build(context));
+        command.Subcommands.Add(new BenchPatchCommand().Build(context));
         return command;
     }
 }

@@ -11,4 +11,7 @@ internal sealed class KvmMachineFactory(KvmSystem kvm, ILogger logger) : IGuestM
 {
     public IGuestMachine Create(GuestMachineOptions options) =>
         KvmAccess.Guard(() => KvmGuestMachine.Create(kvm, options, new IcedMonitorCodeAssembler(), logger));
+
+    // Conservative on KVM-PVM: measured here, native CPL3 cpuid returned the outer host's leaves, not the table's.
+    public bool NativeCpuidVirtualized { get; } = new KvmHostProbe().DetectFlavor() is KvmFlavor.IntelVmx or KvmFlavor.AmdSvm;
 }

@@ -1,8 +1,10 @@
 using System.CommandLine;
+using Shim.Adapters.Contracts.Patching;
 using Shim.Adapters.XenPv.Patching;
 using Shim.Cli.Hosting;
-using Shim.Core.Gates;
+using Shim.GuestImages.Elf;
 using Shim.Patcher;
+using Shim.Patcher.Contracts;
 using Shim.Patcher.Discovery;
 using Shim.Patcher.Reporting;
 
@@ -11,15 +13,12 @@ namespace Shim.Cli.Commands;
 /// <summary>`shim patch IMAGE`: find and rewrite paravirt call sites with the Xen-PV rules, report every site.</summary>
 public sealed class PatchCommand : ICliCommand
 {
-    /// <summary>The Xen-PV adapter's gate slot (port 0xE0) until the adapter registry assigns slots.</summary>
-    private const int XenPvGateSlot = 0;
-
     public Command Build(CliContext context)
     {
-        var image = new Argument<string>("image") { Description = "ELF guest image (Xen-PV kernel or PV GRUB)" };
+        var image = new Argument<string>("image") { Description = "Guest image (ELF, bzImage, gzip-compressed ELF: Xen-PV kernel or PV GRUB)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Find and plan rewrites but write nothing (no cache entry, no output)" };
         var report = new Option<string?>("--report") { Description = "Write the JSON site report to this file" };
-        var output = new Option<string?>("--output") { Description = "Write the patched image to this file" };
+        var output = new Option<string?>("--output") { Description = "Write the patched ELF to this file (the decompressed ELF for bzImage and gzip images)" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = $"Patch cache folder (default {PatchCache.DefaultDirectory})" };
         var sweep = new Option<string>("--sweep")
         {
@@ -39,17 +38,28 @@ public sealed class PatchCommand : ICliCommand
     {
         if (dryRun && outputPath is not null)
             throw new CliError(ExitCodes.UsageError, "--dry-run and --output exclude each other");
-        var elf = ReadImage(imagePath);
-        if (elf.Input.Regions.Count == 0)
+        var image = GuestImageOpener.Open(context, imagePath).Image;
+        PatchInput input;
+        try
+        {
+            input = GuestImageCode.ToPatchInput(image);
+        }
+        catch (ImagePatchException e)
+        {
+            throw new CliError(ExitCodes.ImageError, $"'{imagePath}': {e.Message}");
+        }
+        if (input.Regions.Count == 0)
             throw new CliError(ExitCodes.ImageError, $"'{imagePath}' has no executable code");
+        if (outputPath is not null && image.Elf is null)
+            throw new CliError(ExitCodes.UsageError, $"--output needs an ELF image; '{imagePath}' is {image.Format}");
 
         var options = new PatchEngineOptions { Sweep = sweep };
-        var engine = new PatchEngine(options, XenPvPatchRules.Create(GatePort.ForAdapterSlot(XenPvGateSlot)), context.Logger);
+        var engine = new PatchEngine(options, XenPvPatchRules.Create(XenPvPatchRules.Gate), context.Logger);
         PatchResult result;
         var cached = false;
         try
         {
-            result = dryRun ? engine.Patch(elf.Input) : new PatchCache(cacheDirectory).GetOrPatch(engine, options, elf.Input, out cached);
+            result = dryRun ? engine.Patch(input) : new PatchCache(cacheDirectory).GetOrPatch(engine, options, input, out cached);
         }
         catch (PatchInputException e)
         {
@@ -59,7 +69,7 @@ public sealed class PatchCommand : ICliCommand
         if (reportPath is not null)
             WriteFile(reportPath, () => File.WriteAllText(reportPath, PatchReportJson.Serialize(result)));
         if (outputPath is not null)
-            WriteFile(outputPath, () => File.WriteAllBytes(outputPath, PatchedFile(elf, result)));
+            WriteFile(outputPath, () => File.WriteAllBytes(outputPath, PatchedElf(image.Elf!, result)));
 
         context.Out.WriteLine(
             $"{(dryRun ? "dry run: " : "")}{imagePath}: {result.Sites.Count} sites, {result.Count(SiteStatus.Rewritten)} rewritten, " +
@@ -69,32 +79,17 @@ public sealed class PatchCommand : ICliCommand
         return ExitCodes.Success;
     }
 
-    private static PatchElfImage ReadImage(string path)
+    /// <summary>The ELF with each write put back at its file offset (trampolines live outside the file).</summary>
+    private static byte[] PatchedElf(ElfImage elf, PatchResult result)
     {
-        try
-        {
-            return PatchElfImage.Read(File.ReadAllBytes(path));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliError(ExitCodes.ImageError, $"cannot read '{path}': {e.Message}");
-        }
-        catch (InvalidDataException e)
-        {
-            throw new CliError(ExitCodes.ImageError, $"'{path}': {e.Message}");
-        }
-    }
-
-    /// <summary>The file with each site write put back at its file offset (trampolines live outside the file).</summary>
-    private static byte[] PatchedFile(PatchElfImage elf, PatchResult result)
-    {
-        var bytes = (byte[])elf.FileBytes.Clone();
+        var bytes = elf.Data.ToArray();
         foreach (var write in result.Writes)
         {
-            var (region, fileOffset) = elf.Regions.FirstOrDefault(r => r.Region.Contains(write.Address, write.Patched.Length));
-            if (region is null)
-                throw new CliError(ExitCodes.ImageError, $"write at 0x{write.Address:x} is not inside the file (trampolines need a VM)");
-            write.Patched.CopyTo(bytes, fileOffset + (long)(write.Address - region.VirtualAddress));
+            var segment = elf.LoadSegments.FirstOrDefault(p =>
+                write.Address >= p.VirtualAddress && write.Address - p.VirtualAddress <= p.FileSize
+                && (ulong)write.Patched.Length <= p.FileSize - (write.Address - p.VirtualAddress))
+                ?? throw new CliError(ExitCodes.ImageError, $"write at 0x{write.Address:x} is not inside the file (trampolines need a VM)");
+            write.Patched.CopyTo(bytes, (long)(segment.Offset + (write.Address - segment.VirtualAddress)));
         }
         return bytes;
     }

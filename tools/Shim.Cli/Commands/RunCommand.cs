@@ -13,7 +13,8 @@ namespace Shim.Cli.Commands;
 public sealed class RunCommand : ICliCommand
 {
     private const ulong DefaultMemoryBytes = 256UL << 20;
-    private static readonly TimeSpan NoTimeout = TimeSpan.FromDays(365);
+    // The run loop arms a System.Threading.Timer, whose due time is limited to 2^32-2 ms (about 49.7 days).
+    private static readonly TimeSpan NoTimeout = TimeSpan.FromDays(49);
 
     public Command Build(CliContext context)
     {
@@ -27,10 +28,11 @@ public sealed class RunCommand : ICliCommand
         var timeout = new Option<double?>("--timeout") { Description = "Stop the guest after this many seconds (exit code 6)" };
         var stats = new Option<bool>("--stats") { Description = "Print exits by kind and guest calls by kind to stderr at the end" };
         var consoleLog = new Option<string?>("--console-log") { Description = "Write guest console output to this file instead of stdout" };
+        var noPatch = new Option<bool>("--no-patch") { Description = "Run the image as it is, without rewriting its paravirt call sites to the VMM gate" };
 
         var command = new Command("run", "Boot a paravirtualized guest (Xen-PV, VMI) on KVM")
         {
-            image, initrd, cmdline, memory, vcpus, config, abi, timeout, stats, consoleLog,
+            image, initrd, cmdline, memory, vcpus, config, abi, timeout, stats, consoleLog, noPatch,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -60,6 +62,7 @@ public sealed class RunCommand : ICliCommand
                 ConsoleInput = Console.IsInputRedirected ? Console.OpenStandardInput() : null,
                 Timeout = seconds is { } t ? TimeSpan.FromSeconds(t) : NoTimeout,
                 Logger = context.Logger,
+                Patcher = parse.GetValue(noPatch) ? null : ImagePatching.Create(context),
             };
             return Task.FromResult(Run(context, adapter, request, parse.GetValue(stats), cancellation));
         });

@@ -6,7 +6,7 @@ namespace Shim.Cli.Hosting;
 /// <summary>Explicit registration of every ABI adapter (no assembly scanning) and the choice of one for an image.</summary>
 public static class AdapterCatalog
 {
-    public static IReadOnlyList<IAbiAdapter> All { get; } = [new Shim.Adapters.XenPv.Domain.XenPvAdapter()];
+    public static IReadOnlyList<IAbiAdapter> All { get; } = [new Shim.Adapters.XenPv.Domain.XenPvAdapter(), new Shim.Adapters.Vmi.VmiAdapter()];
 
     public static IAbiAdapter Select(GuestDescriptor image, string? requestedName)
     {
