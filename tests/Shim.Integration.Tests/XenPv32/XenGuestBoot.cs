@@ -43,5 +43,8 @@ internal static class XenGuestBoot
     {
         public IGuestMachine Create(GuestMachineOptions options) =>
             KvmGuestMachine.Create(kvm, options, new IcedMonitorCodeAssembler(), KvmHost.Logger);
+
+        // Only consulted when patching; these boots run unpatched.
+        public bool NativeCpuidVirtualized => false;
     }
 }
