@@ -234,6 +234,44 @@ public sealed class MicroMonitorTests
     }
 
     [Fact]
+    public void EmulationFailureOnIntNInRing1IsCompletedAsThatSoftwareInterrupt()
+    {
+        // KVM-PVM: a ring-1 compat `int $0x82` stops with an emulation failure, the vCPU still at the instruction.
+        _monitor.InstallDescriptor(3, SegmentDescriptor.Code32(1));
+        _monitor.InstallDescriptor(4, SegmentDescriptor.Data(1));
+        _monitor.SetGateDpl(0x82, 1);
+        _monitor.CodeReader = new CodeAt(0x1000, [0xCD, 0x82]);
+        _vcpu.SpecialRegisters.Cs = SegmentDescriptor.Code32(1).ToSegmentRegister(0x19);
+        _vcpu.SpecialRegisters.Ss = SegmentDescriptor.Data(1).ToSegmentRegister(0x21);
+        _vcpu.Registers.Rip = 0x1000;
+        _vcpu.Registers.Rsp = 0x8000;
+        _vcpu.Registers.Rflags = 0x202;
+        var failure = new InternalErrorExit(InternalErrorExit.EmulationFailure, [], 0x1000, [0xCD, 0x82]);
+
+        var trap = Assert.IsType<TrapExit>(_monitor.Classify(failure, _vcpu));
+
+        Assert.Equal(0x82, trap.Vector);
+        Assert.Equal(new InterruptFrame(0x1002, 0x19, 0x202, 0x8000, 0x21), trap.Frame);
+        Assert.Null(trap.ErrorCode);
+    }
+
+    [Fact]
+    public void EmulationFailuresThatAreNotIntNOrComeFromCpl0StayFailures()
+    {
+        _monitor.InstallDescriptor(3, SegmentDescriptor.Code32(1));
+        _monitor.CodeReader = new CodeAt(0x1000, [0x0F, 0xC7]);
+        _vcpu.SpecialRegisters.Cs = SegmentDescriptor.Code32(1).ToSegmentRegister(0x19);
+        _vcpu.Registers.Rip = 0x1000;
+        var notInt = new InternalErrorExit(InternalErrorExit.EmulationFailure, [], 0x1000, [0x0F, 0xC7]);
+        Assert.Same(notInt, _monitor.Classify(notInt, _vcpu));
+
+        _monitor.CodeReader = new CodeAt(0x1000, [0xCD, 0x82]);
+        _vcpu.SpecialRegisters.Cs = SegmentDescriptor.Code64(0).ToSegmentRegister(0x08);
+        var atCpl0 = new InternalErrorExit(InternalErrorExit.EmulationFailure, [], 0x1000, [0xCD, 0x82]);
+        Assert.Same(atCpl0, _monitor.Classify(atCpl0, _vcpu));
+    }
+
+    [Fact]
     public void ResumeLoadsHiddenSegmentStateFromTheGdt()
     {
         _monitor.InstallDescriptor(4, SegmentDescriptor.Code32(3));

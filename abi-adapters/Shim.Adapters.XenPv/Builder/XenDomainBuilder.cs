@@ -24,11 +24,11 @@ public sealed class XenDomainBuilder(ILogger logger)
 
     /// <summary>VM memory the build needs: guest RAM plus shared/grant frames plus the M2P and its tables.</summary>
     public static ulong RequiredMemoryBytes(XenDomainBuildRequest request) =>
-        XenPhysicalLayout.For(request.Width, request.MemoryBytes, request.GrantFrames).TotalBytes;
+        XenPhysicalLayout.For(request.Width, request.MemoryBytes, request.GrantFrames, request.VcpuCount).TotalBytes;
 
     public XenDomainBuildResult Build(IGuestMemory memory, XenDomainBuildRequest request)
     {
-        var physical = XenPhysicalLayout.For(request.Width, request.MemoryBytes, request.GrantFrames);
+        var physical = XenPhysicalLayout.For(request.Width, request.MemoryBytes, request.GrantFrames, request.VcpuCount);
         Validate(memory, request, physical);
         bool pv64 = request.Width == XenGuestWidth.Pv64;
         var allocator = new PfnAllocator(request.VirtualBase, physical.RamFrames);
@@ -276,7 +276,7 @@ public sealed class XenDomainBuilder(ILogger logger)
     {
         var frames = new XenFrameTable(memory.Size >> 12);
         frames.Assign(0, physical.FirstM2PFrame, FrameOwner.Guest);
-        frames.Assign(physical.FirstM2PFrame, physical.M2PDataFrames + physical.M2PTableFrames, FrameOwner.Hypervisor);
+        frames.Assign(physical.FirstM2PFrame, physical.M2PDataFrames + physical.M2PTableFrames + physical.CompatRootFrames, FrameOwner.Hypervisor);
         var manager = new XenPageTableManager(memory, frames, options, writes);
         int rc = manager.Pin(rootPfn, manager.RootType);
         if (rc == 0)

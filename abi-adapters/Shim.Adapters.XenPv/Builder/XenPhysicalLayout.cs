@@ -5,7 +5,8 @@ namespace Shim.Adapters.XenPv.Builder;
 /// <summary>
 /// Where things live in the VM's physical space (identity P2M: MFN == VM frame). Guest RAM first, then the frames
 /// Xen would have given the guest from its own heap (shared_info, grant frames), then the hypervisor-owned M2P
-/// and the tables that map it read-only into every guest address space.
+/// and the tables that map it read-only into every guest address space; for pv32 last the per-vCPU L4s that host
+/// the guest's PAE L3 (in RAM, so the run loop can replay the VMM's stores to them into KVM's shadow MMU).
 /// </summary>
 public sealed record XenPhysicalLayout
 {
@@ -24,11 +25,15 @@ public sealed record XenPhysicalLayout
     public required ulong FirstM2PTableFrame { get; init; }
     public required ulong M2PTableFrames { get; init; }
 
-    public ulong TotalFrames => FirstM2PTableFrame + M2PTableFrames;
+    /// <summary>pv32: one hosting L4 per vCPU (<see cref="Compat.CompatRootTables"/>); pv64: none.</summary>
+    public ulong FirstCompatRootFrame => FirstM2PTableFrame + M2PTableFrames;
+    public required ulong CompatRootFrames { get; init; }
+
+    public ulong TotalFrames => FirstCompatRootFrame + CompatRootFrames;
 
     public ulong TotalBytes => TotalFrames << 12;
 
-    public static XenPhysicalLayout For(XenGuestWidth width, ulong memoryBytes, int grantFrames)
+    public static XenPhysicalLayout For(XenGuestWidth width, ulong memoryBytes, int grantFrames, int vcpuCount = 1)
     {
         if (memoryBytes == 0 || (memoryBytes & 0xFFF) != 0)
             throw new XenDomainBuildException($"guest memory 0x{memoryBytes:x} is not a positive multiple of 4 KiB");
@@ -56,6 +61,7 @@ public sealed record XenPhysicalLayout
             M2PDataFrames = dataFrames,
             FirstM2PTableFrame = guestVisible + dataFrames,
             M2PTableFrames = tableFrames,
+            CompatRootFrames = width == XenGuestWidth.Pv32Pae ? (ulong)Math.Max(vcpuCount, 1) : 0,
         };
     }
 }

@@ -13,7 +13,7 @@ internal sealed class GuestPageTableCodeReader(IGuestMemory memory, XenDomain do
     public bool TryRead(IVcpuState vcpu, ulong linearAddress, Span<byte> destination)
     {
         var xenVcpu = domain.Vcpus[vcpu.Id];
-        var reader = new PagedGuestVirtualMemory(memory, XenGuestWidth.Pv64, () => xenVcpu.ActiveRootFrame, GuestPrivilege.Kernel);
+        var reader = new PagedGuestVirtualMemory(memory, domain.Width, () => xenVcpu.ActiveRootFrame, GuestPrivilege.Kernel);
         return reader.TryRead(linearAddress, destination);
     }
 }

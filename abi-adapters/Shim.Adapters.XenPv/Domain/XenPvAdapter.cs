@@ -2,6 +2,7 @@ using Serilog;
 using Shim.Adapters.Contracts;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
+using Shim.Adapters.XenPv.Compat;
 using Shim.Adapters.XenPv.Emulation;
 using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Memory;
@@ -15,7 +16,10 @@ using Shim.GuestImages.Loading;
 
 namespace Shim.Adapters.XenPv.Domain;
 
-/// <summary>Runs 64-bit Xen-PV guests: builds the domain the way Xen's toolstack does and joins the runtime to the machine.</summary>
+/// <summary>
+/// Runs Xen-PV guests — 64-bit, and 32-bit PAE in compatibility mode with the kernel in ring 1 — building the domain
+/// the way Xen's toolstack does and joining the runtime to the machine.
+/// </summary>
 public sealed class XenPvAdapter : IAbiAdapter
 {
     /// <summary>A PML4 slot of Xen's reserved 256–271 range that no pv64 guest may map (256 is the M2P).</summary>
@@ -23,25 +27,29 @@ public sealed class XenPvAdapter : IAbiAdapter
 
     private const uint GuestTscMsr = 0x10; // IA32_TIME_STAMP_COUNTER
 
+    /// <summary>Vectors whose monitor gate admits ring 3, as in Xen's IDT: int3 and into trap as #BP/#OF, not #GP.</summary>
+    private static readonly int[] UserGateVectors = [3, 4];
+
     public string Name => "xen-pv";
 
-    public IReadOnlyList<GuestAbi> Abis { get; } = [GuestAbi.XenPv64];
+    public IReadOnlyList<GuestAbi> Abis { get; } = [GuestAbi.XenPv64, GuestAbi.XenPv32Pae];
 
     public IGuestRun Prepare(GuestRunRequest request, IGuestMachineFactory machines)
     {
         var logger = request.Logger.ForContext<XenPvAdapter>();
         if (!Abis.Contains(request.Image.Abi) || request.Image.Xen is not { } xen)
-            throw new GuestBuildException($"not a 64-bit Xen-PV image (detected {request.Image.Abi})");
+            throw new GuestBuildException($"not a 64-bit or 32-bit PAE Xen-PV image (detected {request.Image.Abi})");
         if (request.Vcpus != 1)
             throw new GuestBuildException($"only 1 vCPU is supported so far (asked for {request.Vcpus})");
-        var patching = request.Patcher is { } patcher ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, XenGuestWidth.Pv64, machines.NativeCpuidVirtualized, logger) : null;
-        var build = ToBuildRequest(request, xen, patching);
+        var width = request.Image.Abi == GuestAbi.XenPv32Pae ? XenGuestWidth.Pv32Pae : XenGuestWidth.Pv64;
+        var patching = request.Patcher is { } patcher ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, width, machines.NativeCpuidVirtualized, logger) : null;
+        var build = ToBuildRequest(request, xen, width, patching);
         var machine = machines.Create(new GuestMachineOptions
         {
             RamBytes = XenDomainBuilder.RequiredMemoryBytes(build),
             VcpuCount = 1,
             MonitorL4Slot = MonitorL4Slot,
-            UserSelectorBase = XenSelectors.FlatUserCs32OnPv64,
+            UserSelectorBase = width == XenGuestWidth.Pv64 ? XenSelectors.FlatUserCs32OnPv64 : CompatSegments.FlatRing3Cs,
         });
         try
         {
@@ -54,9 +62,9 @@ public sealed class XenPvAdapter : IAbiAdapter
         }
     }
 
-    private static XenDomainBuildRequest ToBuildRequest(GuestRunRequest request, Shim.GuestImages.Xen.XenGuestInfo xen, XenKernelPatcher? patching) => new()
+    private static XenDomainBuildRequest ToBuildRequest(GuestRunRequest request, Shim.GuestImages.Xen.XenGuestInfo xen, XenGuestWidth width, XenKernelPatcher? patching) => new()
     {
-        Width = XenGuestWidth.Pv64,
+        Width = width,
         VirtualBase = xen.VirtualBase,
         Entry = xen.Entry,
         // Xen loads by physical address (elf_xen_addr_calc_check): virtual = p_paddr + VIRT_BASE − PADDR_OFFSET. Linux's
@@ -73,9 +81,12 @@ public sealed class XenPvAdapter : IAbiAdapter
 
     private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, XenKernelPatcher? patching, ILogger logger)
     {
+        bool pv64 = build.Width == XenGuestWidth.Pv64;
+        // pv64 roots are L4s that carry the monitor slot themselves; pv32 L3s are hosted under per-vCPU L4s whose
+        // slot 0 is the guest's 4 GiB, so the same monitor slot serves them.
         build = build with
         {
-            MonitorRootEntries = new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry },
+            MonitorRootEntries = pv64 ? new Dictionary<int, ulong> { [MonitorL4Slot] = machine.Monitor.L4Entry } : build.MonitorRootEntries,
             PageTableWrites = machine.PageTableWrites,
         };
         XenDomainBuildResult result;
@@ -89,7 +100,22 @@ public sealed class XenPvAdapter : IAbiAdapter
         }
         if (patching is not null && build.HypercallPageVirtualAddress is { } hypercallPage)
             patching.PatchHypercallPage(machine.Memory, new GuestPhysicalAddress(hypercallPage - build.VirtualBase), hypercallPage);
-        MonitorDescriptorTables.InstallXenFlatSelectors(machine.Monitor);
+        if (pv64)
+            MonitorDescriptorTables.InstallXenFlatSelectors(machine.Monitor);
+        else
+        {
+            CompatSegments.Install(machine.Monitor);
+            machine.Monitor.SetGateDpl(XenPvGuestRun.CompatHypercallVector, 1);
+        }
+        foreach (var vector in UserGateVectors)
+            machine.Monitor.SetGateDpl(vector, 3);
+        Func<int, ulong, ulong> hardwareCr3 = (_, frame) => frame << 12;
+        if (!pv64)
+        {
+            var compatRoots = new CompatRootTables(machine.Memory, [GuestPhysicalAddress.FromFrame(result.Physical.FirstCompatRootFrame)],
+                MonitorL4Slot, machine.Monitor.L4Entry, machine.PageTableWrites);
+            hardwareCr3 = compatRoots.Cr3For;
+        }
         var descriptors = new MonitorDescriptorTables(machine.Monitor, logger);
 
         XenPvVcpuRuntime? runtime = null;
@@ -99,7 +125,7 @@ public sealed class XenPvAdapter : IAbiAdapter
         {
             Domain = new XenDomainOptions
             {
-                Width = XenGuestWidth.Pv64,
+                Width = build.Width,
                 SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
                 NrPages = result.Physical.RamFrames,
                 MaxPages = result.Physical.RamFrames,
@@ -123,7 +149,7 @@ public sealed class XenPvAdapter : IAbiAdapter
             {
                 Memory = machine.Memory,
                 Kicker = new MailboxKicker(machine),
-                VirtualMemoryFactory = vcpu => new PagedGuestVirtualMemory(machine.Memory, XenGuestWidth.Pv64,
+                VirtualMemoryFactory = vcpu => new PagedGuestVirtualMemory(machine.Memory, build.Width,
                     () => runtime!.Domain.Vcpus[vcpu].KernelRootFrame, GuestPrivilege.Kernel),
                 Clock = clock,
                 Timers = new MachineTimerScheduler(machine, clock),
@@ -144,17 +170,20 @@ public sealed class XenPvAdapter : IAbiAdapter
             new XenstoreDomainInfo { MemoryKib = request.MemoryBytes >> 10 });
 
         machine.AttachCodeReader(new GuestPageTableCodeReader(machine.Memory, runtime.Domain));
-        machine.EnterLongMode(0, result.Vcpu0.RootFrame << 12);
+        machine.EnterLongMode(0, hardwareCr3(0, result.Vcpu0.RootFrame));
         var state = machine.Vcpus[0];
         state.Registers = default;
         state.Registers.Rsi = result.Vcpu0.Rsi;
         state.MarkRegistersDirty();
+        if (!pv64)
+            CompatSegments.LoadDataSegments(machine.Monitor, ref state.SpecialRegisters,
+                result.Vcpu0.Ds, result.Vcpu0.Es, result.Vcpu0.Fs, result.Vcpu0.Gs);
         machine.Monitor.Resume(state, result.Vcpu0.Cs, result.Vcpu0.Ss, result.Vcpu0.Rip, result.Vcpu0.Rsp, result.Vcpu0.Rflags);
         var gateGuard = patching is null ? null : new XenGateGuard(patching.GateSites, logger);
-        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, gateGuard, logger);
+        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, hardwareCr3, gateGuard, logger);
         runtime.Start();
-        logger.Information("xen-pv domain built: entry 0x{Entry:x}, {Frames} RAM frames, root frame 0x{Root:x}",
-            result.Vcpu0.Rip, result.Physical.RamFrames, result.Vcpu0.RootFrame);
+        logger.Information("xen-pv {Width} domain built: entry 0x{Entry:x}, {Frames} RAM frames, root frame 0x{Root:x}",
+            build.Width, result.Vcpu0.Rip, result.Physical.RamFrames, result.Vcpu0.RootFrame);
         return run;
     }
 

@@ -25,6 +25,9 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     public const int TimerEventSource = 0x58_01;
     public const int KickEventSource = 0x58_02;
 
+    /// <summary>int $0x82: the pv32 hypercall gate (the monitor's IDT gate has DPL 1, so only the ring-1 kernel reaches it).</summary>
+    public const int CompatHypercallVector = 0x82;
+
     private const ulong Cr0TaskSwitched = 1UL << 3;
     private const ulong RflagsInterrupt = 1UL << 9;
     private const ulong RflagsIopl = 3UL << 12;
@@ -37,14 +40,19 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private readonly ConsoleInputPump? _input;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
+    private readonly XenGuestWidth _width;
+    private readonly Func<int, ulong, ulong> _hardwareCr3;
     private readonly XenGateGuard? _gateGuard;
     private VcpuRunRequest? _endRequest;
 
+    /// <param name="hardwareCr3">Maps (vCPU, guest root frame) to the CR3 the real vCPU runs on (pv32: a hosting L4).</param>
     public XenPvGuestRun(IGuestMachine machine, XenPvVcpuRuntime runtime, XenDomainMemory domainMemory, Stream? consoleInput,
-        TimeSpan timeout, XenGateGuard? gateGuard, ILogger logger)
+        TimeSpan timeout, Func<int, ulong, ulong> hardwareCr3, XenGateGuard? gateGuard, ILogger logger)
     {
         _machine = machine;
         _runtime = runtime;
+        _width = runtime.Domain.Width;
+        _hardwareCr3 = hardwareCr3;
         _pageTableWrites = new WritablePageTableEmulator(domainMemory);
         if (domainMemory.MachineToPhys is { } m2p)
             _machineToPhysReads = new MachineToPhysReadEmulator(m2p, MachPhysMapping.For(domainMemory.Width, m2p.EntryCount));
@@ -81,8 +89,9 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
 
     public ExitAction Handle(SyscallExit syscall, IVcpuState vcpu)
     {
-        if (syscall.Entry != SyscallEntry.Syscall64)
-            return ExitAction.StopRun(StopReason.Unhandled, $"{syscall.Entry} from a 64-bit PV guest at rip 0x{syscall.ReturnRip:x}", syscall);
+        // pv32 user code would reach here by sysenter/syscall: Xen's compat sysenter callback is not modelled yet.
+        if (syscall.Entry != SyscallEntry.Syscall64 || _width != XenGuestWidth.Pv64)
+            return ExitAction.StopRun(StopReason.Unhandled, $"{syscall.Entry} from a {_width} PV guest at rip 0x{syscall.ReturnRip:x} is not supported", syscall);
         var state = CurrentState(vcpu);
         // SYSCALL left RSP alone and put the return RIP/RFLAGS in RCX/R11. The vCPU now holds the monitor's
         // selectors; a pv64 guest makes 64-bit SYSCALLs only from Xen's flat CS64/SS in either guest mode.
@@ -100,7 +109,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     public ExitAction Handle(GateExit gate, IVcpuState vcpu)
     {
         var state = CurrentState(vcpu);
-        switch (_gateGuard!.Check(gate.ResumeRip, gate.Call, _runtime.Domain.Vcpus[vcpu.Id].InKernelMode))
+        switch (_gateGuard!.Check(gate.ResumeRip, gate.Call, _runtime.Domain.Vcpus[vcpu.Id].IsGuestKernel(state)))
         {
             case GateVerdict.Hypercall:
                 return Apply(vcpu, ref state, _runtime.OnHypercall(vcpu.Id, ref state));
@@ -121,6 +130,8 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         state.Regs.Rflags = trap.Frame.Rflags;
         state.Cs = trap.Frame.Cs;
         state.Ss = trap.Frame.Ss;
+        if (trap.Vector == CompatHypercallVector && _width == XenGuestWidth.Pv32Pae)
+            return Apply(vcpu, ref state, _runtime.OnHypercall(vcpu.Id, ref state));
         var xenVcpu = _runtime.Domain.Vcpus[vcpu.Id];
         var errorCode = trap.ErrorCode ?? 0;
         if (trap.Vector == XenTrap.PageFaultVector && trap.FaultAddress is { } cr2)
@@ -215,9 +226,13 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         var rflags = (state.Regs.Rflags | RflagsInterrupt) & ~RflagsIopl;
         vcpu.Registers = state.Regs;
         ref var sregs = ref vcpu.SpecialRegisters;
-        LongModeControl.LoadRoot(ref sregs, xenVcpu.ActiveRootFrame << 12, xenVcpu.ConsumeTlbFlushRequest());
-        sregs.Fs.Base = xenVcpu.FsBase;
-        sregs.Gs.Base = xenVcpu.ActiveGsBase;
+        LongModeControl.LoadRoot(ref sregs, _hardwareCr3(vcpu.Id, xenVcpu.ActiveRootFrame), xenVcpu.ConsumeTlbFlushRequest());
+        // pv32 segment bases come from its descriptors (compatibility mode); only pv64 has set_segment_base.
+        if (_width == XenGuestWidth.Pv64)
+        {
+            sregs.Fs.Base = xenVcpu.FsBase;
+            sregs.Gs.Base = xenVcpu.ActiveGsBase;
+        }
         sregs.Cr0 = xenVcpu.VirtualCr0Ts ? sregs.Cr0 | Cr0TaskSwitched : sregs.Cr0 & ~Cr0TaskSwitched;
         vcpu.MarkSpecialRegistersDirty();
         _machine.Monitor.Resume(vcpu, state.Cs, state.Ss, rip, rsp, rflags);

@@ -175,6 +175,8 @@ public sealed class MicroMonitor
     /// </summary>
     public VmExit Classify(VmExit exit, IVcpuState vcpu)
     {
+        if (exit is InternalErrorExit { Suberror: InternalErrorExit.EmulationFailure } && vcpu.SpecialRegisters.Cs.Dpl != 0)
+            return CompleteFailedSoftwareInterrupt(vcpu) ?? exit;
         if (exit is not PortIoExit { Direction: PortIoDirection.Out } io || io.Port != MonitorPort || vcpu.SpecialRegisters.Cs.Dpl != 0)
             return exit;
         ref var regs = ref vcpu.Registers;
@@ -235,12 +237,33 @@ public sealed class MicroMonitor
             ref var regs = ref vcpu.Registers;
             return new SyscallExit(SyscallEntry.Syscall64, regs.Rax, regs.Rcx, regs.R11);
         }
-        if (trap.Vector != TrapExit.InvalidOpcode || CodeReader is null)
+        if (trap.Vector != TrapExit.InvalidOpcode)
             return trap;
+        return TryCompleteSoftwareInterrupt(trap.Frame, vcpu) ?? trap;
+    }
+
+    /// <summary>
+    /// KVM-PVM reports an emulated `int n` below CPL3 (a compat guest kernel in ring 1) as an emulation failure
+    /// rather than #UD, with the vCPU still at the instruction; it is completed like the #UD case. KVM queued a #UD
+    /// with the failure, so it is withdrawn before the vCPU runs again.
+    /// </summary>
+    private TrapExit? CompleteFailedSoftwareInterrupt(IVcpuState vcpu)
+    {
+        ref var sregs = ref vcpu.SpecialRegisters;
+        ref var regs = ref vcpu.Registers;
+        var frame = new InterruptFrame(regs.Rip, sregs.Cs.Selector, regs.Rflags, regs.Rsp, sregs.Ss.Selector);
+        var completed = TryCompleteSoftwareInterrupt(frame, vcpu);
+        return completed;
+    }
+
+    private TrapExit? TryCompleteSoftwareInterrupt(InterruptFrame frame, IVcpuState vcpu)
+    {
+        if (CodeReader is null)
+            return null;
         Span<byte> code = stackalloc byte[2];
-        var linear = ReadDescriptor(trap.Frame.Cs).Base + trap.Frame.Rip;
+        var linear = ReadDescriptor(frame.Cs).Base + frame.Rip;
         if (!CodeReader.TryRead(vcpu, linear, code))
-            return trap;
+            return null;
         var (vector, length) = code[0] switch
         {
             0xCD => (code[1], 2),
@@ -248,10 +271,10 @@ public sealed class MicroMonitor
             _ => ((byte)0, 0),
         };
         if (length == 0)
-            return trap;
-        if (GateDpl(vector) < trap.Frame.Cpl)
-            return new TrapExit(TrapExit.GeneralProtection, (ulong)vector * 8 + 2, trap.Frame, null);
-        return new TrapExit(vector, null, trap.Frame with { Rip = trap.Frame.Rip + (ulong)length }, null);
+            return null;
+        if (GateDpl(vector) < frame.Cpl)
+            return new TrapExit(TrapExit.GeneralProtection, (ulong)vector * 8 + 2, frame, null);
+        return new TrapExit(vector, null, frame with { Rip = frame.Rip + (ulong)length }, null);
     }
 
     private int GateDpl(int vector) =>

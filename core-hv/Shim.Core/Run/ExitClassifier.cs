@@ -14,6 +14,8 @@ public sealed class ExitClassifier(MicroMonitor? monitor)
 {
     public VmExit Classify(VmExit exit, IVcpuState vcpu)
     {
+        if (exit is InternalErrorExit && monitor is not null)
+            return monitor.Classify(exit, vcpu);
         if (exit is not PortIoExit { Direction: PortIoDirection.Out } io)
             return exit;
         if (monitor is not null && io.Port == monitor.MonitorPort)
