@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The README's "run a guest" command on a fresh machine: prerequisites, the real guest images from Debian, a
-# release build, then `shim run` of a guest (default: GRUB's 64-bit Xen-PV image). Extra arguments go to `shim run`.
-#   tools/scripts/run-guest.sh [IMAGE] [shim run options...]
+# release build, then `shim run`. Without an IMAGE it boots Debian's unmodified cloud kernel to the busybox prompt
+# of Shim's test initramfs (tools/scripts/run-debian.sh); with one it runs that image. Extra arguments go to `shim run`.
+#   tools/scripts/run-guest.sh [shim run options...]                 Debian cloud kernel → busybox, typed line, poweroff
+#   tools/scripts/run-guest.sh IMAGE [shim run options...]           e.g. .cache/guests/grub/grub-x86_64-xen.bin
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ $# -eq 0 ] || [ "${1#-}" != "$1" ]; then
+  exec bash tools/scripts/run-debian.sh "$@"
+fi
 bash tools/scripts/install-prereqs.sh
 bash tools/scripts/fetch-guests.sh >&2
 dotnet build tools/Shim.Cli -c Release --nologo -v quiet >&2
-image=.cache/guests/grub/grub-x86_64-xen.bin
-if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then image=$1; shift; fi
+image=$1; shift
 exec dotnet tools/Shim.Cli/bin/Release/net10.0/shim.dll run "$image" "$@"
