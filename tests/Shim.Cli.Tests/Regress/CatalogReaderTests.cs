@@ -90,7 +90,9 @@ public sealed class CatalogReaderTests : IDisposable
         Assert.All(manifest, name => Assert.Contains(entries, e => e.Name == name));
         Assert.Contains(entries, e => e.Name == "grub-x86_64" && e.Expect.Contains("grub>") && e.Input.Count == 2 && e.Shutdown == ExpectedEnd.PowerOff);
         Assert.Contains(entries, e => e.Name == "grub-i386");
-        Assert.Equal(2, entries.Count(e => e.Name.StartsWith("debian-", StringComparison.Ordinal) && e.Image.Package is not null));
+        // Both kernel flavours, each to its root-fs panic and to busybox userspace with the test initramfs.
+        Assert.Equal(4, entries.Count(e => e.Name.StartsWith("debian-", StringComparison.Ordinal) && e.Image.Package is not null));
+        Assert.Equal(2, entries.Count(e => e.Name.StartsWith("debian-", StringComparison.Ordinal) && e.Initrd is not null));
         Assert.All(entries, e => Assert.NotEmpty(e.Expect));
     }
 }

@@ -7,20 +7,27 @@ using Xunit;
 namespace Shim.Integration.Tests.Grub;
 
 /// <summary>
-/// Issue 4's first acceptance: Debian's PV GRUB for x86_64, unmodified, boots under `shim run` to its prompt, answers a
-/// command typed on stdin and powers off on `exit`. The real CLI runs as a child so its console input is a real pipe.
+/// Issues 4 and 6: Debian's PV GRUB images, unmodified, boot under `shim run` to their prompt, answer a command typed
+/// on stdin and power off on `exit` — patched (the default) and with `--no-patch`. The real CLI runs as a child so its
+/// console input is a real pipe. GRUB i386 runs in compatibility mode, where KVM-PVM emulates every instruction
+/// (about 30 s of CPU to the prompt here), hence the long limit.
 /// </summary>
-public sealed class Grub64BootTests
+public sealed class GrubBootTests
 {
-    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(280);
 
-    [Fact]
-    public async Task Grub_reaches_its_prompt_echoes_a_typed_command_and_powers_off_on_exit()
+    [Theory]
+    [InlineData("grub-x86_64-xen.bin", false)]
+    [InlineData("grub-x86_64-xen.bin", true)]
+    [InlineData("grub-i386-xen.bin", false)]
+    [InlineData("grub-i386-xen.bin", true)]
+    public async Task Grub_reaches_its_prompt_echoes_a_typed_command_and_powers_off_on_exit(string image, bool noPatch)
     {
         KvmHost.Open().Dispose();
-        var grub = Path.Combine(DebianGuest.CacheRoot, "grub", "grub-x86_64-xen.bin");
+        var grub = Path.Combine(DebianGuest.CacheRoot, "grub", image);
         var (shim, prefix) = DebianGuest.ShimCommand();
-        var start = new ProcessStartInfo(shim, [.. prefix, "run", grub, "--stats", "--timeout", "60"])
+        string[] patching = noPatch ? ["--no-patch"] : [];
+        var start = new ProcessStartInfo(shim, [.. prefix, "run", grub, "--stats", "--timeout", "260", .. patching])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -41,7 +48,7 @@ public sealed class Grub64BootTests
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"shim run of GRUB did not end within {Limit.TotalSeconds} s");
+            Assert.Fail($"shim run of {image} did not end within {Limit.TotalSeconds} s");
         }
 
         var console = await output;
@@ -49,8 +56,10 @@ public sealed class Grub64BootTests
         Assert.True(process.ExitCode == ExitCodes.Success, $"exit {process.ExitCode}\n{stats}\n{console}");
         Assert.Contains("GNU GRUB  version 2.06", console);
         Assert.Contains("grub> ", console);
+        // Typed characters are echoed with cursor moves between them: only GRUB's answer is contiguous.
         Assert.Matches(@"[\r\n]shim-says-hello\r?\n", console);
         Assert.Contains("end: PowerOff", stats);
-        Assert.Matches(@"TableTouch\s+\d+", stats);
+        // Patched hypercalls arrive through the gate, unpatched ones as syscall (pv64) or int $0x82 traps (pv32).
+        Assert.Equal(!noPatch, stats.Contains("Gate ", StringComparison.Ordinal));
     }
 }
