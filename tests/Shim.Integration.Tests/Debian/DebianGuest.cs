@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using Serilog.Core;
 using Shim.GuestImages.Initramfs;
+using Shim.GuestImages.Tests.Support;
 
 namespace Shim.Integration.Tests.Debian;
 
@@ -10,13 +10,11 @@ namespace Shim.Integration.Tests.Debian;
 /// </summary>
 internal static class DebianGuest
 {
-    private static readonly Lazy<string> Cache = new(Fetch, LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly Lazy<string> BuiltInitramfs = new(BuildInitramfs, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    public static string CacheRoot => Cache.Value;
+    public static string CacheRoot => GuestCache.Root;
 
-    public static string CloudKernel =>
-        Directory.GetFiles(Path.Combine(Cache.Value, "kernels"), "vmlinuz-*-cloud-amd64").Single();
+    public static string CloudKernel => GuestCache.CloudKernel;
 
     public static string Initramfs => BuiltInitramfs.Value;
 
@@ -32,36 +30,7 @@ internal static class DebianGuest
         var path = Path.Combine(Path.GetTempPath(), $"shim-test-initramfs-{Environment.ProcessId}.cpio");
         using var output = File.Create(path);
         new InitramfsBuilder(new InitramfsOptions(), Logger.None)
-            .Build(File.ReadAllBytes(Path.Combine(Cache.Value, "busybox", "busybox")), null, output);
+            .Build(File.ReadAllBytes(GuestCache.Busybox), null, output);
         return path;
-    }
-
-    private static string Fetch()
-    {
-        var repo = RepositoryRoot();
-        var start = new ProcessStartInfo("bash", [Path.Combine(repo, "tools", "scripts", "fetch-guests.sh")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("fetch-guests.sh did not finish within 10 minutes");
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"fetch-guests.sh failed ({process.ExitCode}): {stdout}{stderr.Result}");
-        return Path.Combine(repo, ".cache", "guests");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Shim.sln")))
-                return dir.FullName;
-        throw new InvalidOperationException($"no Shim.sln above {AppContext.BaseDirectory}");
     }
 }
