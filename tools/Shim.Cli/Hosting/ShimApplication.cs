@@ -17,6 +17,14 @@ public static class ShimApplication
             root.Subcommands.Add(command.Build(context));
 
         var parse = root.Parse(args);
+        // Usage errors get the documented exit code 2 (System.CommandLine's own default is 1) and one line each.
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+                await context.Error.WriteLineAsync($"shim: error: {error.Message}");
+            await context.Error.WriteLineAsync("shim: see 'shim --help' or 'shim COMMAND --help'");
+            return ExitCodes.UsageError;
+        }
         context.Bind(parse);
         try
         {
