@@ -7,49 +7,31 @@ namespace Shim.Adapters.XenPv.Domain;
 /// <summary>
 /// Xen system time = nanoseconds since the domain was built, on the same monotonic clock the core's timers use,
 /// so a Xen timer deadline converts to a core timer deadline by adding the start time. The guest reads its TSC
-/// natively, so pvclock must describe the real guest TSC: its rate and one (TSC, time) pair are calibrated at
-/// build time from the vCPU's IA32_TSC and the monotonic clock, and later samples follow that line.
+/// natively; pvclock scales TSC ticks since a published (TSC, system time) pair at the rate KVM runs the guest TSC.
+/// A published TSC must never be ahead of the TSC the guest reads afterwards: the guest would scale a negative
+/// difference as a huge one and see a time centuries away (Linux then arms its timer there and never wakes). So
+/// every sample reads the real guest TSC and pairs it with the monotonic time taken just after that read.
 /// </summary>
-internal sealed class HostXenClock : IXenClock
+internal sealed class HostXenClock(Func<ulong> readGuestTsc, ulong tscFrequencyHz) : IXenClock
 {
-    private static readonly TimeSpan CalibrationInterval = TimeSpan.FromMilliseconds(10);
+    public long StartNanoseconds { get; } = SystemMonotonicClock.Instance.NowNanoseconds;
 
-    private readonly TscTimeline _tsc;
-
-    /// <param name="readGuestTsc">Reads the guest's current TSC (IA32_TSC of vCPU 0).</param>
-    public HostXenClock(Func<ulong> readGuestTsc)
-    {
-        StartNanoseconds = SystemMonotonicClock.Instance.NowNanoseconds;
-        var first = Read(readGuestTsc);
-        Thread.Sleep(CalibrationInterval);
-        _tsc = TscTimeline.FromReadings(first, Read(readGuestTsc));
-    }
-
-    public long StartNanoseconds { get; }
-
-    public ulong TscFrequencyHz => _tsc.FrequencyHz;
+    public ulong TscFrequencyHz => tscFrequencyHz;
 
     public bool TscStable => true;
 
+    public ulong SystemTimeNs => (ulong)(SystemMonotonicClock.Instance.NowNanoseconds - StartNanoseconds);
+
     public ClockSample Sample()
     {
-        var monotonic = SystemMonotonicClock.Instance.NowNanoseconds;
-        return new ClockSample(_tsc.TscAt(monotonic), (ulong)(monotonic - StartNanoseconds));
+        var tsc = readGuestTsc();
+        return new ClockSample(tsc, SystemTimeNs);
     }
 
     public (long Seconds, uint Nanoseconds) WallClockNow()
     {
         var ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
         return (ticks / TimeSpan.TicksPerSecond, (uint)(ticks % TimeSpan.TicksPerSecond * 100));
-    }
-
-    /// <summary>A TSC reading paired with the monotonic time halfway through the read.</summary>
-    private static TscReading Read(Func<ulong> readGuestTsc)
-    {
-        var before = SystemMonotonicClock.Instance.NowNanoseconds;
-        var tsc = readGuestTsc();
-        var after = SystemMonotonicClock.Instance.NowNanoseconds;
-        return new TscReading(before + (after - before) / 2, tsc);
     }
 }
 

@@ -120,7 +120,7 @@ public sealed class XenPvAdapter : IAbiAdapter
 
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
-        var clock = new HostXenClock(() => machine.GetMsr(0, GuestTscMsr));
+        var clock = new HostXenClock(() => machine.GetMsr(0, GuestTscMsr), machine.GuestTscKhz * 1000);
         var runtimeOptions = new XenPvRuntimeOptions
         {
             Domain = new XenDomainOptions

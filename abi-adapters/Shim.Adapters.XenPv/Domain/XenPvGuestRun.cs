@@ -43,6 +43,9 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private readonly XenGuestWidth _width;
     private readonly Func<int, ulong, ulong> _hardwareCr3;
     private readonly XenGateGuard? _gateGuard;
+    private const int MaxReadOnlyWriteReports = 8;
+    private readonly ExitTrail _trail = new();
+    private int _readOnlyWriteReports;
     private VcpuRunRequest? _endRequest;
 
     /// <param name="hardwareCr3">Maps (vCPU, guest root frame) to the CR3 the real vCPU runs on (pv32: a hosting L4).</param>
@@ -92,6 +95,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         // pv32 user code would reach here by sysenter/syscall: Xen's compat sysenter callback is not modelled yet.
         if (syscall.Entry != SyscallEntry.Syscall64 || _width != XenGuestWidth.Pv64)
             return ExitAction.StopRun(StopReason.Unhandled, $"{syscall.Entry} from a {_width} PV guest at rip 0x{syscall.ReturnRip:x} is not supported", syscall);
+        _trail.Record('S', syscall.ReturnRip, syscall.Call);
         var state = CurrentState(vcpu);
         // SYSCALL left RSP alone and put the return RIP/RFLAGS in RCX/R11. The vCPU now holds the monitor's
         // selectors; a pv64 guest makes 64-bit SYSCALLs only from Xen's flat CS64/SS in either guest mode.
@@ -108,6 +112,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     /// <summary>A patched hypercall site (<c>out %eax, $gate</c>): RIP is already past the two-byte instruction.</summary>
     public ExitAction Handle(GateExit gate, IVcpuState vcpu)
     {
+        _trail.Record('H', gate.ResumeRip, gate.Call);
         var state = CurrentState(vcpu);
         switch (_gateGuard!.Check(gate.ResumeRip, gate.Call, _runtime.Domain.Vcpus[vcpu.Id].IsGuestKernel(state)))
         {
@@ -124,6 +129,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
 
     public ExitAction Handle(Shim.Core.Exits.TrapExit trap, IVcpuState vcpu)
     {
+        _trail.Record('T', trap.Frame.Rip, (ulong)trap.Vector);
         var state = CurrentState(vcpu);
         state.Regs.Rip = trap.Frame.Rip;
         state.Regs.Rsp = trap.Frame.Rsp;
@@ -145,6 +151,12 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
             }
             if (_machineToPhysReads is { } m2pReads)
                 errorCode = m2pReads.GuestErrorCode(cr2, errorCode);
+            if (xenVcpu.InKernelMode && errorCode == (WritablePageTableEmulator.ErrorPresent | WritablePageTableEmulator.ErrorWrite) && _readOnlyWriteReports < MaxReadOnlyWriteReports)
+            {
+                // A kernel writing through a read-only mapping is about to oops: say what Xen's frame table knows of it.
+                _readOnlyWriteReports++;
+                _logger.Warning("guest kernel write fault at rip 0x{Rip:x} on 0x{Address:x}: {Mapping}", state.Regs.Rip, cr2, _pageTableWrites.DescribeMapping(xenVcpu, cr2));
+            }
         }
         var xenTrap = new XenTrap(trap.Vector, trap.ErrorCode.HasValue, (uint)errorCode, trap.FaultAddress ?? 0);
         var request = _runtime.OnTrap(vcpu.Id, ref state, xenTrap);
@@ -153,6 +165,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
 
     public void Deliver(VirtualEvent virtualEvent, IVcpuState vcpu)
     {
+        _trail.Record('E', vcpu.Registers.Rip, (ulong)virtualEvent.Source);
         switch (virtualEvent.Source)
         {
             case TimerEventSource:
@@ -238,6 +251,23 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         _machine.Monitor.Resume(vcpu, state.Cs, state.Ss, rip, rsp, rflags);
     }
 
+    /// <summary>
+    /// What a stuck guest was doing: its mode and event state, its timer, the timer and console ports, and its last
+    /// exits (S syscall, H gate hypercall, T trap, E event; hex numbers, xN = N times in a row).
+    /// </summary>
+    private string DescribeVcpu()
+    {
+        var vcpu = _runtime.Domain.Vcpus[0];
+        var timers = _runtime.Timers;
+        var deadline = timers.SingleshotDeadline(0);
+        var timer = deadline == 0 ? "no singleshot timer" : $"singleshot timer in {((long)deadline - (long)timers.Now) / 1_000_000} ms";
+        var events = _runtime.Domain.Events;
+        string Port(string name, uint port) => $"{name} port {port}{(events.IsPending(port) ? " pending" : "")}{(events.IsMasked(port) ? " masked" : "")}";
+        return $"vCPU 0 in guest-{(vcpu.InKernelMode ? "kernel" : "user")} mode, {_runtime.Runstate.StateOf(0)}, " +
+            $"upcall mask {vcpu.UpcallMask} pending {vcpu.UpcallPending}, {timer}, periodic {timers.PeriodNs(0) / 1_000_000} ms, " +
+            $"{Port("timer", events.VirqPort(0, Events.Virq.Timer))}, {Port("console", _runtime.Console?.Port ?? 0)}; last exits: {_trail.Describe()}";
+    }
+
     private (GuestEnd End, string Message) Describe(RunStop stop)
     {
         if (stop.Reason == StopReason.GuestExited && _endRequest is { } end)
@@ -256,7 +286,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         }
         return stop.Reason switch
         {
-            StopReason.Timeout => (GuestEnd.Timeout, stop.Message),
+            StopReason.Timeout => (GuestEnd.Timeout, $"{stop.Message} ({DescribeVcpu()})"),
             StopReason.Cancelled => (GuestEnd.Cancelled, stop.Message),
             StopReason.TripleFault => (GuestEnd.TripleFault, stop.Message),
             StopReason.InternalError => (GuestEnd.EmulationFailure, stop.Message),

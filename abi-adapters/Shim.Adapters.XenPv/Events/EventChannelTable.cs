@@ -251,6 +251,9 @@ public sealed class EventChannelTable
     public bool IsPending(uint port) =>
         port < _slots.Length && GuestBitmaps.Test(_memory, PendingWord(port), _layout.WordBytes, BitOf(port));
 
+    public bool IsMasked(uint port) =>
+        port < _slots.Length && GuestBitmaps.Test(_memory, MaskWord(port), _layout.WordBytes, BitOf(port));
+
     public uint VirqPort(int vcpu, uint virq)
     {
         lock (_lock)

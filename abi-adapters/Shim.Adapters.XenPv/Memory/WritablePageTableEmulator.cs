@@ -37,6 +37,19 @@ public sealed class WritablePageTableEmulator(XenDomainMemory domain)
             return TryHandleLocked(caller, faultAddress, errorCode, ref registers, writablePageTablesAssist);
     }
 
+    /// <summary>For diagnostics: the leaf entry mapping <paramref name="faultAddress"/> and what Xen's frame table says of its frame.</summary>
+    public string DescribeMapping(IXenCallContext caller, ulong faultAddress)
+    {
+        lock (domain.Gate)
+        {
+            var walk = _walker.Walk(caller.KernelRootFrame, faultAddress, XenAddressSpace.PagingModeFor(domain.Width));
+            if (!walk.IsTranslated)
+                return "not mapped";
+            var frame = walk.PhysicalAddress >> 12;
+            return $"leaf L{walk.LeafLevel} entry 0x{walk.LeafEntry:x}, frame 0x{frame:x} type {domain.Frames.TypeOf(frame)} count {domain.Frames.TypeCountOf(frame)}{(domain.Frames.IsPinned(frame) ? " pinned" : "")}";
+        }
+    }
+
     private PageTableWriteOutcome TryHandleLocked(IXenCallContext caller, ulong faultAddress, ulong errorCode,
         ref VcpuRegisters registers, bool writablePageTablesAssist)
     {

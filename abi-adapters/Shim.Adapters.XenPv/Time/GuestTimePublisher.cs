@@ -60,9 +60,9 @@ public sealed class GuestTimePublisher(XenDomain domain, IXenClock clock)
     /// <summary>Publishes the wall time at system time 0 (wc_sec/wc_nsec/wc_sec_hi) in shared_info.</summary>
     public void PublishWallClock()
     {
-        var sample = clock.Sample();
+        var systemTime = clock.SystemTimeNs;
         var (seconds, nanoseconds) = clock.WallClockNow();
-        var bootNs = (Int128)seconds * 1_000_000_000 + nanoseconds - sample.SystemTimeNs;
+        var bootNs = (Int128)seconds * 1_000_000_000 + nanoseconds - systemTime;
         var bootSeconds = (long)(bootNs / 1_000_000_000);
         var bootNanoseconds = (uint)(bootNs % 1_000_000_000);
         var layout = domain.Layout;

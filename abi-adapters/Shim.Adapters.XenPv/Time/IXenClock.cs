@@ -12,6 +12,10 @@ public interface IXenClock
     /// <summary>True when the guest TSC is monotonic and synchronised across vCPUs (XEN_PVCLOCK_TSC_STABLE_BIT).</summary>
     bool TscStable { get; }
 
+    /// <summary>Xen system time now, without a TSC reading (timers and runstate need no more).</summary>
+    ulong SystemTimeNs { get; }
+
+    /// <summary>A TSC reading and the system time it stands for, for pvclock records.</summary>
     ClockSample Sample();
 
     /// <summary>Current UTC wall time as seconds and nanoseconds since the Unix epoch.</summary>

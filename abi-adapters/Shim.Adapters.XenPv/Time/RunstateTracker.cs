@@ -48,7 +48,7 @@ public sealed class RunstateTracker
     public void Change(XenVcpu vcpu, Runstate next)
     {
         var entry = _entries[vcpu.VcpuId];
-        var now = _clock.Sample().SystemTimeNs;
+        var now = _clock.SystemTimeNs;
         if (now > entry.EntryTime)
             entry.Times[(int)entry.State] += now - entry.EntryTime;
         entry.State = next;

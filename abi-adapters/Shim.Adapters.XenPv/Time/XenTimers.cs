@@ -41,7 +41,7 @@ public sealed class XenTimers
         _timers = new VcpuTimerState[domain.VcpuCount];
     }
 
-    public ulong Now => _clock.Sample().SystemTimeNs;
+    public ulong Now => _clock.SystemTimeNs;
 
     /// <summary>Arms the start-of-day 10 ms periodic timer on every vCPU.</summary>
     public void Start()

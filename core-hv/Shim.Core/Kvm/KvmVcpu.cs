@@ -97,6 +97,29 @@ public sealed unsafe class KvmVcpu : IVcpuState, IDisposable
 
     public void SetMsr(uint index, ulong value) => SetMsrs([(index, value)]);
 
+    /// <summary>
+    /// Whether KVM holds an exception, interrupt or NMI it has begun to deliver but not yet delivered
+    /// (KVM_GET_VCPU_EVENTS). A KVM_RUN cut short by a signal can return in that state, e.g. with the #PF of a
+    /// guest write queued; KVM delivers it at the next entry with whatever RIP the vCPU then has, so until a
+    /// real exit the vCPU state must not be changed.
+    /// </summary>
+    public bool HasEventInFlight()
+    {
+        Span<byte> events = stackalloc byte[64];
+        fixed (byte* buffer = events)
+            _fd.Ioctl(KvmIoctl.GetVcpuEvents, (nint)buffer, "KVM_GET_VCPU_EVENTS");
+        const int exceptionInjected = 0, exceptionPending = 3, interruptInjected = 8, nmiInjected = 12, nmiPending = 13;
+        return events[exceptionInjected] != 0 || events[exceptionPending] != 0 || events[interruptInjected] != 0
+            || events[nmiInjected] != 0 || events[nmiPending] != 0;
+    }
+
+    /// <summary>The rate the guest's TSC counts at (KVM_GET_TSC_KHZ): exact, unlike a calibration against a host clock.</summary>
+    public ulong GetTscKhz()
+    {
+        var result = LibC.Ioctl(_fd.Value, KvmIoctl.GetTscKhz, 0);
+        return result > 0 ? (ulong)result : throw new KvmException("KVM_GET_TSC_KHZ", Marshal.GetLastPInvokeError());
+    }
+
     public void GetMsrs(Span<(uint Index, ulong Value)> msrs) => TransferMsrs(msrs, KvmIoctl.GetMsrs, "KVM_GET_MSRS");
 
     public void SetMsrs(ReadOnlySpan<(uint Index, ulong Value)> msrs)

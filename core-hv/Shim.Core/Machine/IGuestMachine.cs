@@ -41,6 +41,9 @@ public interface IGuestMachine : IDisposable
 
     ulong GetMsr(int vcpu, uint index);
 
+    /// <summary>The guest TSC rate in kHz, as KVM runs it (the same for every vCPU).</summary>
+    ulong GuestTscKhz { get; }
+
     void SetMsr(int vcpu, uint index, ulong value);
 
     /// <summary>Enables 4-level paging with <paramref name="cr3"/> and points the vCPU at the monitor's tables and entry MSRs.</summary>

@@ -102,6 +102,8 @@ public sealed class KvmGuestMachine : IGuestMachine
 
     public ulong GetMsr(int vcpu, uint index) => _vcpus[vcpu].GetMsr(index);
 
+    public ulong GuestTscKhz => _vcpus[0].GetTscKhz();
+
     public void SetMsr(int vcpu, uint index, ulong value) => _vcpus[vcpu].SetMsr(index, value);
 
     public void EnterLongMode(int vcpu, ulong cr3)

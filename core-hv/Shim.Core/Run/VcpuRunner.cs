@@ -51,6 +51,7 @@ public sealed class VcpuRunner(
         }, null, options.Timeout < MaxTimerDue ? options.Timeout : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         using var cancel = cancellation.Register(vcpu.Kick);
         var deadline = DateTime.UtcNow + options.Timeout;
+        var eventInFlight = false;
         mailbox.AttachKick(vcpu.Kick);
         try
         {
@@ -60,14 +61,19 @@ public sealed class VcpuRunner(
                     return new RunStop(StopReason.Cancelled, "run cancelled");
                 if (Volatile.Read(ref timedOut) != 0)
                     return new RunStop(StopReason.Timeout, $"guest did not finish within {options.Timeout.TotalSeconds:0.###} s", LastExit);
-                DeliverEvents();
-                if (TableSync is not null && !TableSync.Flush())
-                    continue;
+                // Mid-delivery the vCPU state belongs to KVM: no event, no replay routine, until the next real exit.
+                if (!eventInFlight)
+                {
+                    DeliverEvents();
+                    if (TableSync is not null && !TableSync.Flush())
+                        continue;
+                }
 
                 var exit = classifier.Classify(vcpu.Run(), vcpu);
                 if (Enrich is not null)
                     exit = Enrich(exit);
                 Counters.Count(exit.Kind);
+                eventInFlight = exit is InterruptedExit && vcpu.HasEventInFlight();
                 if (exit is InterruptedExit)
                     continue;
                 LastExit = exit;
