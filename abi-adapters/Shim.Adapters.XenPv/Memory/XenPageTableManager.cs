@@ -156,7 +156,8 @@ public sealed class XenPageTableManager
         }
         else
             previous = Interlocked.Exchange(ref table[index], newEntry);
-        Written(l1Frame, index);
+        if (XenPte.NeedsShadowSync(previous, newEntry))
+            Written(l1Frame, index);
         PutReference(1, previous, l1Frame);
         return 0;
     }
@@ -423,8 +424,9 @@ public sealed class XenPageTableManager
     /// <summary>Atomic store so A/D bits set concurrently by another vCPU's page walk are not lost.</summary>
     private void Store(Span<ulong> table, ulong frame, int index, ulong value, bool preserveAccessedDirty)
     {
-        Written(frame, index);
         ref ulong slot = ref table[index];
+        if (XenPte.NeedsShadowSync(Volatile.Read(ref slot), value))
+            Written(frame, index);
         const ulong accessedDirty = Shim.Core.Paging.PageTableEntry.Accessed | Shim.Core.Paging.PageTableEntry.Dirty;
         while (true)
         {

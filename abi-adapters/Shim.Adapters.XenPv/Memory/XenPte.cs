@@ -50,6 +50,27 @@ public static class XenPte
         return (diff & PageTableEntry.AddressMask) != 0 || (Flags(diff) & ~ignoredFlags) != 0;
     }
 
+    /// <summary>
+    /// Whether KVM's shadow of an entry can go stale when it changes from <paramref name="oldPte"/> to
+    /// <paramref name="newPte"/> behind its back. A shadow MMU resolves a fault on an entry it shadows more strictly
+    /// than the guest's by walking the guest tables again, so an entry that was not present, or that only gains
+    /// rights on the same frame (RW, US, A, D, execute), needs no replay. Anything that takes a right away, clears
+    /// A or D (the shadow would stop reporting them), changes the frame or caching does.
+    /// </summary>
+    public static bool NeedsShadowSync(ulong oldPte, ulong newPte)
+    {
+        if (!IsPresent(oldPte))
+            return false;
+        if (!IsPresent(newPte) || Frame(oldPte) != Frame(newPte))
+            return true;
+        uint before = Rights(oldPte), after = Rights(newPte);
+        const uint gainable = ReadWrite | User | Accessed | Dirty | NoExecute;
+        return (before & ~after) != 0 || (after & ~before & ~gainable) != 0;
+    }
+
+    // The MMU-visible flags with NX flipped into an "executable" right; software bits (Xen's and AVAIL) dropped.
+    private static uint Rights(ulong pte) => (Flags(pte) & ~(Avail | AvailHigh)) ^ NoExecute;
+
     public static uint DisallowMask(int level, XenGuestWidth width) => level switch
     {
         1 => L1Disallow,
