@@ -17,5 +17,6 @@ public static class XenPvPatchRules
         new XenForcedEmulationRule(nativeCpuidVirtualized),
         new XenSyscallHypercallRule(gate),
         new XenInt82HypercallRule(gate),
+        new XenUnbackedPortRule(),
     ];
 }

@@ -36,6 +36,16 @@ internal static class XenRuleHarness
     public static PatchResult Patch(PatchInput input, SweepMode sweep = SweepMode.RewriteProvenSignatures) =>
         new PatchEngine(new PatchEngineOptions { Sweep = sweep }, XenPvPatchRules.Create(Gate), Logger.None).Patch(input);
 
+    /// <summary>The mnemonics of 64-bit code at <see cref="Base"/>, decoded one after another.</summary>
+    public static List<Mnemonic> Mnemonics(byte[] code)
+    {
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), Base);
+        var mnemonics = new List<Mnemonic>();
+        while (decoder.IP < Base + (ulong)code.Length)
+            mnemonics.Add(decoder.Decode().Mnemonic);
+        return mnemonics;
+    }
+
     private sealed class Writer : CodeWriter
     {
         public List<byte> Bytes { get; } = [];

@@ -70,6 +70,26 @@ public sealed partial class PatchEquivalenceTests : IDisposable
     }
 
     [Fact]
+    public async Task Debian_kernel_boots_to_the_same_panic_with_and_without_patching_and_its_port_sites_stop_trapping()
+    {
+        KvmHost.Open().Dispose();
+        // No initramfs: the kernel boots all the way to its root-fs panic, a deterministic end with no typed input.
+        string[] boot = ["run", DebianGuest.CloudKernel, "--cmdline", "console=hvc0", "--memory", "256M", "--stats", "--timeout", "80"];
+
+        var patched = await ShimChild("", [.. boot, "--set", $"{ImagePatching.CacheDirectoryKey}={_cache}"]);
+        var unpatched = await ShimChild("", [.. boot, "--no-patch"]);
+
+        Assert.True(unpatched.Code == ExitCodes.GuestCrashed, unpatched.Error);
+        Assert.Contains("Kernel panic - not syncing: VFS: Unable to mount root fs", unpatched.Out);
+        Assert.Equal(WithoutMeasurements(unpatched.Out), WithoutMeasurements(patched.Out));
+        Assert.Equal(unpatched.Code, patched.Code);
+        // Hypercalls moved from syscall to the gate, and quick_pit_calibrate's reads of the absent PIT no longer trap.
+        Assert.True(ExitCount(patched.Error, "Gate") > 0 && ExitCount(patched.Error, "Syscall") < ExitCount(unpatched.Error, "Syscall"), patched.Error);
+        Assert.True(ExitCount(patched.Error, "Trap") * 5 < ExitCount(unpatched.Error, "Trap"), $"{patched.Error}\n---\n{unpatched.Error}");
+        Assert.DoesNotContain("gate_refused", patched.Error);
+    }
+
+    [Fact]
     public async Task Image_patched_by_shim_patch_runs_through_the_same_gates_and_patching_it_again_changes_nothing()
     {
         KvmHost.Open().Dispose();
@@ -108,6 +128,16 @@ public sealed partial class PatchEquivalenceTests : IDisposable
     /// </summary>
     private static string WithoutTransferRates(string console) =>
         Regex.Replace(console, @"(\x1b\[\d+;\d+H)?\s*\[ [^\]\n]*\d+(\.\d+)?[KMG]?i?B/s \]", "<progress>");
+
+    /// <summary>
+    /// A Linux boot log without what is measured afresh on every boot: printk timestamps, the TSC rate calibrated at
+    /// domain build (and the figures derived from it), the wall-clock audit stamp and sched_clock's offsets.
+    /// </summary>
+    private static string WithoutMeasurements(string console) =>
+        MeasuredLine().Replace(Regex.Replace(console, @"^\[ *\d+\.\d+\] ", "", RegexOptions.Multiline), m => Regex.Replace(m.Value, @"0x[0-9a-f]+|\d+(\.\d+)?", "#"));
+
+    [GeneratedRegex(@"^(tsc: Detected|clocksource: tsc|Calibrating delay loop|audit: type=2000|sched_clock: Marking stable).*$", RegexOptions.Multiline)]
+    private static partial Regex MeasuredLine();
 
     private static long ExitCount(string stats, string kind)
     {
