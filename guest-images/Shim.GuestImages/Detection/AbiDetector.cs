@@ -17,9 +17,12 @@ public sealed class AbiDetector(ILogger logger)
     {
         var reasons = new List<string>();
         var (abi, supported) = Classify(image, reasons);
-        var hypercalls = HypercallScanner.Scan(image);
-        if (hypercalls.Mechanisms.Count > 0)
-            reasons.Add($"hypercall mechanisms: {string.Join(", ", hypercalls.Mechanisms)} (syscall ×{hypercalls.InlineSyscallCount}, int 0x82 ×{hypercalls.InlineInt82Count})");
+        // The survey decodes every executable byte (~0.5 s for a distribution kernel): only inspect and refusal
+        // messages read it, so `shim run` of a supported image never pays for it.
+        var hypercalls = new Lazy<HypercallUsage>(() => HypercallScanner.Scan(image));
+        var allReasons = new Lazy<IReadOnlyList<string>>(() =>
+            hypercalls.Value.Mechanisms.Count == 0 ? reasons
+                : [.. reasons, $"hypercall mechanisms: {string.Join(", ", hypercalls.Value.Mechanisms)} (syscall ×{hypercalls.Value.InlineSyscallCount}, int 0x82 ×{hypercalls.Value.InlineInt82Count})"]);
         _logger.Information("Detected {Abi} ({Supported}) for {Format} {Architecture} image", abi, supported ? "supported" : "refused", image.Format, image.Architecture);
         return new GuestDescriptor
         {
@@ -27,11 +30,11 @@ public sealed class AbiDetector(ILogger logger)
             Architecture = image.Architecture,
             Abi = abi,
             IsSupported = supported,
-            Reasons = reasons,
+            LazyReasons = allReasons,
             Entry = image.Xen?.Entry ?? image.Entry,
             VirtualBase = image.Xen?.VirtualBase ?? 0,
             Segments = image.Segments,
-            Hypercalls = hypercalls,
+            HypercallSurvey = hypercalls,
             Xen = image.Xen,
             Vmi = image.Vmi,
             SetupHeader = image.SetupHeader,

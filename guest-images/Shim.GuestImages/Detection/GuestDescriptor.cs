@@ -25,11 +25,17 @@ public sealed record GuestDescriptor
     public required ImageArchitecture Architecture { get; init; }
     public required GuestAbi Abi { get; init; }
     public required bool IsSupported { get; init; }
-    public required IReadOnlyList<string> Reasons { get; init; }
+    /// <summary>Why the image was classified as it was, ending with the hypercall survey (computed on first read).</summary>
+    public IReadOnlyList<string> Reasons => LazyReasons.Value;
+
+    public required Lazy<IReadOnlyList<string>> LazyReasons { get; init; }
     public required ulong Entry { get; init; }
     public required ulong VirtualBase { get; init; }
     public required IReadOnlyList<ImageSegment> Segments { get; init; }
-    public required HypercallUsage Hypercalls { get; init; }
+    /// <summary>The linear survey of inline hypercall instructions, decoded on first read.</summary>
+    public HypercallUsage Hypercalls => HypercallSurvey.Value;
+
+    public required Lazy<HypercallUsage> HypercallSurvey { get; init; }
     public XenGuestInfo? Xen { get; init; }
     public VmiFacts? Vmi { get; init; }
     public BzImageHeader? SetupHeader { get; init; }
