@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Shim.Cli.Commands;
 using Shim.Cli.Hosting;
 using Shim.Integration.Tests.Debian;
 using Shim.Integration.Tests.Kvm;
@@ -11,7 +12,7 @@ namespace Shim.Integration.Tests.Patching;
 /// `shim run` (patched: hypercall sites rewritten to the gate) against `shim run --no-patch` on the real pv64 test
 /// guests under real KVM: same console output, same exit code, and the patched run really went through the gate.
 /// </summary>
-public sealed partial class PatchEquivalenceTests : IDisposable
+public sealed class PatchEquivalenceTests : IDisposable
 {
     private readonly string _cache = Directory.CreateTempSubdirectory("shim-patch-equivalence-").FullName;
 
@@ -60,7 +61,7 @@ public sealed partial class PatchEquivalenceTests : IDisposable
         var unpatched = await ShimChild(typed, "run", grub, "--stats", "--timeout", "60", "--no-patch");
 
         Assert.True(unpatched.Code == ExitCodes.Success, unpatched.Error);
-        Assert.Equal(WithoutTransferRates(unpatched.Out), WithoutTransferRates(patched.Out));
+        Assert.Equal(MeasuredConsoleText.Mask(unpatched.Out), MeasuredConsoleText.Mask(patched.Out));
         Assert.Equal(unpatched.Code, patched.Code);
         Assert.Matches(@"[\r\n]shim-says-hello\r?\n", patched.Out);
         // Every GRUB hypercall stub is a proven site: the patched run makes no syscall exit at all.
@@ -81,7 +82,7 @@ public sealed partial class PatchEquivalenceTests : IDisposable
 
         Assert.True(unpatched.Code == ExitCodes.GuestCrashed, unpatched.Error);
         Assert.Contains("Kernel panic - not syncing: VFS: Unable to mount root fs", unpatched.Out);
-        Assert.Equal(WithoutMeasurements(unpatched.Out), WithoutMeasurements(patched.Out));
+        Assert.Equal(MeasuredConsoleText.Mask(unpatched.Out), MeasuredConsoleText.Mask(patched.Out));
         Assert.Equal(unpatched.Code, patched.Code);
         // Hypercalls moved from syscall to the gate, and quick_pit_calibrate's reads of the absent PIT no longer trap.
         Assert.True(ExitCount(patched.Error, "Gate") > 0 && ExitCount(patched.Error, "Syscall") < ExitCount(unpatched.Error, "Syscall"), patched.Error);
@@ -121,23 +122,6 @@ public sealed partial class PatchEquivalenceTests : IDisposable
         Assert.DoesNotContain("gate_refused", patched.Error);
         return (patched, unpatched);
     }
-
-    /// <summary>
-    /// GRUB's loader progress readout shows a measured speed ("[ grub.cfg  620B  100%  2.09KiB/s ]", right-aligned by
-    /// a cursor move whose column depends on that text), which differs from run to run.
-    /// </summary>
-    private static string WithoutTransferRates(string console) =>
-        Regex.Replace(console, @"(\x1b\[\d+;\d+H)?\s*\[ [^\]\n]*\d+(\.\d+)?[KMG]?i?B/s \]", "<progress>");
-
-    /// <summary>
-    /// A Linux boot log without what is measured afresh on every boot: printk timestamps, the TSC rate calibrated at
-    /// domain build (and the figures derived from it), the wall-clock audit stamp and sched_clock's offsets.
-    /// </summary>
-    private static string WithoutMeasurements(string console) =>
-        MeasuredLine().Replace(Regex.Replace(console, @"^\[ *\d+\.\d+\] ", "", RegexOptions.Multiline), m => Regex.Replace(m.Value, @"0x[0-9a-f]+|\d+(\.\d+)?", "#"));
-
-    [GeneratedRegex(@"^(tsc: Detected|clocksource: tsc|Calibrating delay loop|audit: type=2000|sched_clock: Marking stable).*$", RegexOptions.Multiline)]
-    private static partial Regex MeasuredLine();
 
     private static long ExitCount(string stats, string kind)
     {

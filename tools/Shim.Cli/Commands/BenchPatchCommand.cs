@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Shim.Adapters.Contracts;
 using Shim.Cli.Hosting;
 
@@ -11,7 +10,7 @@ namespace Shim.Cli.Commands;
 /// rounds so a noisy shared host affects both alike; exits by kind, guest calls, wall time and their ratios, and
 /// whether the two console outputs are identical.
 /// </summary>
-public sealed partial class BenchPatchCommand : ICliCommand
+public sealed class BenchPatchCommand : ICliCommand
 {
     public Command Build(CliContext context)
     {
@@ -74,9 +73,7 @@ public sealed partial class BenchPatchCommand : ICliCommand
         Row(output, "run wall time (ms)", unpatched, patched, s => s.RunMilliseconds);
         Row(output, "run time / exit (µs)", unpatched, patched, s => s.Exits > 0 ? s.RunMilliseconds * 1000 / s.Exits : 0);
         Row(output, "build+patch (ms)", unpatched, patched, s => s.PrepareMilliseconds);
-        // Loaders print measured speeds (GRUB: "[ grub.cfg  620B  100%  2.09KiB/s ]", right-aligned with a cursor move
-        // whose column depends on the text); those differ between any two runs.
-        var consoles = unpatched.Concat(patched).Select(s => ProgressReadout().Replace(s.Console, "<progress>")).Distinct().ToList();
+        var consoles = unpatched.Concat(patched).Select(s => MeasuredConsoleText.Mask(s.Console)).Distinct().ToList();
         output.WriteLine($"  console output     : {(consoles.Count == 1 ? "identical in every run" : "DIFFERS between runs: " + FirstDifference(consoles[0], consoles[1]))}");
         return consoles.Count == 1 ? ExitCodes.Success : ExitCodes.BaselineFailed;
     }
@@ -126,9 +123,6 @@ public sealed partial class BenchPatchCommand : ICliCommand
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
-
-    [GeneratedRegex(@"(\x1b\[\d+;\d+H)?\s*\[ [^\]\n]*\d+(\.\d+)?[KMG]?i?B/s \]")]
-    private static partial Regex ProgressReadout();
 
     private sealed record Sample(GuestEnd End, double Exits, IReadOnlyDictionary<string, double> ExitsByKind, double Calls,
         double RunMilliseconds, double PrepareMilliseconds, string Console);
