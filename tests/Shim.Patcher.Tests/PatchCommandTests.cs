@@ -117,7 +117,8 @@ public sealed class PatchCommandTests : IDisposable
         Assert.All(rewritten.Where(s => s.GetProperty("rule").GetString() == "xen.unbacked-port-io"),
             s => Assert.Matches("^(e4..→b0ff|e6..→6690|66e7..→0f1f00|e7..→6690)$", Rewrite(s)));
         Assert.Equal(2, GateSites(json).Count);
-        Assert.All(Sites(json), s => Assert.Equal(".text", s.GetProperty("region").GetString()));
+        Assert.All(Sites(json).Where(s => s.GetProperty("rule").GetString() != "xen.unbacked-port-io"),
+            s => Assert.Equal(".text", s.GetProperty("region").GetString()));
     }
 
     [Fact]
