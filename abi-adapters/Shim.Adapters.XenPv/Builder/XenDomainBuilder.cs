@@ -32,7 +32,8 @@ public sealed class XenDomainBuilder(ILogger logger)
         Validate(memory, request, physical);
         bool pv64 = request.Width == XenGuestWidth.Pv64;
         var allocator = new PfnAllocator(request.VirtualBase, physical.RamFrames);
-        ClearFrames(memory, 0, physical.TotalFrames);
+        // Fresh VM memory is already zero; Zero gives it back rather than writing it, so untouched RAM stays non-resident.
+        memory.Zero(GuestPhysicalAddress.FromFrame(0), physical.TotalFrames << 12);
 
         ulong kernelStart = request.Segments.Min(s => s.VirtualAddress) & ~0xFFFUL;
         ulong kernelEnd = request.Segments.Max(s => s.VirtualAddress + s.MemorySize);
@@ -189,16 +190,6 @@ public sealed class XenDomainBuilder(ILogger logger)
         if (firstPfn + ((last - from) >> 12) >= ramFrames)
             throw new XenDomainBuildException(
                 $"not enough memory for the initial mapping 0x{from:x}-0x{last:x} ({ramFrames} pages of RAM)");
-    }
-
-    private static void ClearFrames(IGuestMemory memory, ulong firstFrame, ulong count)
-    {
-        const ulong chunkFrames = 16384; // 64 MiB at a time keeps spans within int range
-        for (ulong frame = firstFrame; frame < firstFrame + count; frame += chunkFrames)
-        {
-            ulong frames = Math.Min(chunkFrames, firstFrame + count - frame);
-            memory.GetSpan(GuestPhysicalAddress.FromFrame(frame), (int)(frames << 12)).Clear();
-        }
     }
 
     private static void CopyTo(IGuestMemory memory, ulong pfn, ReadOnlySpan<byte> bytes) =>
