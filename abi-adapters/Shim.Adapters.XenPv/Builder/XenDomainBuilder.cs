@@ -39,8 +39,12 @@ public sealed class XenDomainBuilder(ILogger logger)
         ulong kernelEnd = request.Segments.Max(s => s.VirtualAddress + s.MemorySize);
         ulong kernelPfn = allocator.Segment(kernelStart, kernelEnd - kernelStart);
         foreach (var segment in request.Segments)
-            segment.FileBytes.Span.CopyTo(
-                memory.GetSpan(new GuestPhysicalAddress(segment.VirtualAddress - request.VirtualBase), segment.FileBytes.Length));
+        {
+            var target = memory.GetSpan(new GuestPhysicalAddress(segment.VirtualAddress - request.VirtualBase), segment.FileBytes.Length);
+            segment.FileBytes.Span.CopyTo(target);
+            foreach (var rewrite in segment.Rewrites)
+                rewrite.Bytes.CopyTo(target[rewrite.Offset..]);
+        }
 
         bool hasInitrd = !request.Initrd.IsEmpty;
         ulong initrdStart = 0, initrdLength = 0;
@@ -174,6 +178,8 @@ public sealed class XenDomainBuilder(ILogger logger)
                 || (ulong)segment.FileBytes.Length > segment.MemorySize)
                 throw new XenDomainBuildException(
                     $"segment at 0x{segment.VirtualAddress:x} (mem 0x{segment.MemorySize:x}) lies below the virtual base or is malformed");
+            if (segment.Rewrites.Any(r => r.Offset < 0 || r.Bytes.Length > segment.FileBytes.Length - r.Offset))
+                throw new XenDomainBuildException($"segment at 0x{segment.VirtualAddress:x} has a rewrite outside its file bytes");
             if (!XenAddressSpace.IsGuestRange(segment.VirtualAddress, segment.MemorySize, request.Width))
                 throw new XenDomainBuildException($"segment at 0x{segment.VirtualAddress:x} overlaps the hypervisor area");
             if (end - request.VirtualBase > physical.RamFrames << 12)
@@ -265,7 +271,9 @@ public sealed class XenDomainBuilder(ILogger logger)
     private static XenPageTableManager CreateValidatedTables(
         IGuestMemory memory, XenPhysicalLayout physical, XenMemoryOptions options, ulong rootPfn, PageTableWriteLog? writes)
     {
-        var frames = new XenFrameTable(memory.Size >> 12);
+        // The domain's own frames only: every frame above them (the monitor sits at 4 GiB) is Nobody's without an entry,
+        // where sizing by the VM's highest address would spend 16 bytes on each of the million frames below 4 GiB.
+        var frames = new XenFrameTable(physical.TotalFrames);
         frames.Assign(0, physical.FirstM2PFrame, FrameOwner.Guest);
         frames.Assign(physical.FirstM2PFrame, physical.M2PDataFrames + physical.M2PTableFrames + physical.CompatRootFrames, FrameOwner.Hypervisor);
         var manager = new XenPageTableManager(memory, frames, options, writes);
