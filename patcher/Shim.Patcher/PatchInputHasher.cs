@@ -18,8 +18,8 @@ public static class PatchInputHasher
         void Text(string s) => hash.AppendData(Encoding.UTF8.GetBytes(s + "\n"));
         foreach (var region in input.Regions.OrderBy(r => r.VirtualAddress))
         {
-            Text($"region {region.Name} {region.VirtualAddress:x} {region.Bytes.Length} {region.Executable} {region.Bitness}");
-            hash.AppendData(region.Bytes);
+            Text($"region {region.Name} {region.VirtualAddress:x} {region.Bytes.Count} {region.Executable} {region.Bitness}");
+            hash.AppendData(region.Bytes.AsSpan());
         }
         foreach (var entry in input.EntryPoints.Order())
             Text($"entry {entry:x}");

@@ -197,7 +197,7 @@ internal sealed class PatchSession
             if (!state.Region.Contains(address) || length <= 0)
                 return [];
             var offset = state.OffsetOf(address);
-            return state.Region.Bytes.AsSpan(offset, Math.Min(length, state.Region.Bytes.Length - offset));
+            return state.Region.Bytes.AsSpan(offset, Math.Min(length, state.Region.Bytes.Count - offset));
         }
     }
 }

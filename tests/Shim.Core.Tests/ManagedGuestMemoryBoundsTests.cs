@@ -20,6 +20,19 @@ public sealed class ManagedGuestMemoryBoundsTests
     }
 
     [Fact]
+    public void ZeroClearsExactlyTheRangeAndChecksBounds()
+    {
+        _memory.GetSpan(new GuestPhysicalAddress(0), 0x2000).Fill(0xAA);
+
+        _memory.Zero(new GuestPhysicalAddress(0xFFF), 0x1000);
+
+        Assert.Equal(0xAA, _memory.Read<byte>(new GuestPhysicalAddress(0xFFE)));
+        Assert.True(_memory.GetSpan(new GuestPhysicalAddress(0xFFF), 0x1000).IndexOfAnyExcept((byte)0) < 0);
+        Assert.Equal(0xAA, _memory.Read<byte>(new GuestPhysicalAddress(0x1FFF)));
+        Assert.Throws<GuestMemoryAccessException>(() => _memory.Zero(new GuestPhysicalAddress(0x1000), 0x1001));
+    }
+
+    [Fact]
     public void ThrowingAccessNamesTheRange()
     {
         var error = Assert.Throws<GuestMemoryAccessException>(() => _memory.GetSpan(new GuestPhysicalAddress(0x1FF0), 0x20));

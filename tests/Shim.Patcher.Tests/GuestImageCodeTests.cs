@@ -158,10 +158,22 @@ public sealed class GuestImageCodeTests
 
         var region = Assert.Single(input.Regions); // not .rodata (data), not .altinstr_replacement (copied elsewhere)
         Assert.Equal(".text", region.Name);
-        Assert.Equal(11, region.Bytes.Length);
+        Assert.Equal(11, region.Bytes.Count);
         Assert.Equal([new KnownCodeAddress(CodeAddress + 7, ".parainstructions", 3)], input.SiteTable);
         var result = Engine().Patch(input);
         Assert.Equal([CodeAddress + 7], result.GateSites);
+    }
+
+    [Fact]
+    public void Code_regions_are_windows_on_the_loaded_image_not_copies()
+    {
+        var image = ImageLoaderRegistry.CreateDefault(DecompressionOptions.Default, Snippet.Log).Parse(BuildElfWithSections());
+
+        var region = Assert.Single(GuestImageCode.ToPatchInput(image).Regions);
+
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(image.Elf!.Data, out var loaded));
+        Assert.Same(loaded.Array, region.Bytes.Array);
+        Assert.True(image.Elf.SectionBytes(image.Elf.FindSection(".text")!).Span.SequenceEqual(region.Bytes.AsSpan()));
     }
 
     [Fact]

@@ -99,7 +99,7 @@ public sealed class PatchReportTests : IDisposable
 
         Assert.NotEqual(key, PatchInputHasher.HashForCache(input, ["r"], new PatchEngineOptions { Sweep = SweepMode.Off }));
         Assert.NotEqual(key, PatchInputHasher.HashForCache(input, ["r2"], new PatchEngineOptions()));
-        input.Regions[0].Bytes[3] ^= 0xFF;
+        input.Regions[0].Bytes.AsSpan()[3] ^= 0xFF;
         Assert.NotEqual(key, PatchInputHasher.HashForCache(input, ["r"], new PatchEngineOptions()));
     }
 }

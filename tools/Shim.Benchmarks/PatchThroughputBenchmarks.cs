@@ -28,7 +28,7 @@ public class PatchThroughputBenchmarks
         var image = ImageLoaderRegistry.CreateDefault(DecompressionOptions.Default, Logger.None).Parse(File.ReadAllBytes(path));
         _input = GuestImageCode.ToPatchInput(image);
         _engine = new PatchEngine(new PatchEngineOptions(), XenPvPatchRules.Create(XenPvPatchRules.Gate), Logger.None);
-        Console.WriteLine($"// patch benchmark image: {path}, {_input.Regions.Sum(r => (long)r.Bytes.Length)} executable bytes");
+        Console.WriteLine($"// patch benchmark image: {path}, {_input.Regions.Sum(r => (long)r.Bytes.Count)} executable bytes");
     }
 
     [Benchmark(Baseline = true)]

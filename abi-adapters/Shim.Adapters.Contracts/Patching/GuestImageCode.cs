@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using Shim.GuestImages.Elf;
 using Shim.GuestImages.Loading;
 using Shim.Patcher.Contracts;
@@ -38,10 +39,10 @@ public static class GuestImageCode
             .ToList() ?? [];
         // Executable sections when the image marks any, so .rodata inside an R E segment is never decoded as code.
         IReadOnlyList<CodeRegion> regions = executableSections.Count > 0
-            ? [.. executableSections.Select(s => new CodeRegion(s.Name, s.Address, elf!.SectionBytes(s).ToArray(), executable: true, bitness))]
+            ? [.. executableSections.Select(s => new CodeRegion(s.Name, s.Address, Window(elf!.SectionBytes(s)), executable: true, bitness))]
             : [.. image.Segments
                 .Where(s => s.Permissions.HasFlag(SegmentPermissions.Execute) && s.Data.Length > 0)
-                .Select(s => new CodeRegion($"segment{s.Index}", s.VirtualAddress, s.Data.ToArray(), executable: true, bitness))];
+                .Select(s => new CodeRegion($"segment{s.Index}", s.VirtualAddress, Window(s.Data), executable: true, bitness))];
         return new PatchInput
         {
             Regions = regions,
@@ -50,6 +51,13 @@ public static class GuestImageCode
             SiteTable = elf is null ? [] : ParaInstructionSites(elf),
         };
     }
+
+    /// <summary>
+    /// The image's own bytes, not a copy: a kernel's code is tens of MiB and the patcher only reads it. Loaders keep
+    /// images in arrays; anything else is copied.
+    /// </summary>
+    private static ArraySegment<byte> Window(ReadOnlyMemory<byte> bytes) =>
+        MemoryMarshal.TryGetArray(bytes, out var segment) ? segment : bytes.ToArray();
 
     /// <summary>
     /// struct paravirt_patch_site { void *instr; u8 type; u8 len; u16 clobbers; } padded to pointer size: Linux

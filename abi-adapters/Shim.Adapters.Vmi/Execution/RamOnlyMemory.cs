@@ -22,4 +22,11 @@ internal sealed class RamOnlyMemory(IGuestMemory machine, ulong ramBytes) : IGue
         }
         return machine.TryGetSpan(address, length, out span);
     }
+
+    public void Zero(GuestPhysicalAddress address, ulong length)
+    {
+        if (!Contains(address, length))
+            throw new GuestMemoryAccessException(address, length, Size);
+        machine.Zero(address, length);
+    }
 }

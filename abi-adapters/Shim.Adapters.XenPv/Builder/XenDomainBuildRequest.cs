@@ -2,8 +2,18 @@ using Shim.Adapters.XenPv.Abi;
 
 namespace Shim.Adapters.XenPv.Builder;
 
-/// <summary>One PT_LOAD segment at its final virtual address: file bytes, then zeros up to MemorySize.</summary>
-public sealed record XenLoadSegment(ulong VirtualAddress, ReadOnlyMemory<byte> FileBytes, ulong MemorySize);
+/// <summary>
+/// One PT_LOAD segment at its final virtual address: file bytes, then zeros up to MemorySize. <see cref="Rewrites"/>
+/// are the patcher's changes, written over the file bytes once they are in guest memory (a patched copy of a
+/// kernel's text would be one more image-sized buffer).
+/// </summary>
+public sealed record XenLoadSegment(ulong VirtualAddress, ReadOnlyMemory<byte> FileBytes, ulong MemorySize)
+{
+    public IReadOnlyList<SegmentRewrite> Rewrites { get; init; } = [];
+}
+
+/// <summary>Bytes that replace the segment's file bytes at <paramref name="Offset"/>.</summary>
+public sealed record SegmentRewrite(int Offset, byte[] Bytes);
 
 /// <summary>
 /// What the domain builder needs from the image and the user (mapped by the composition root from the guest

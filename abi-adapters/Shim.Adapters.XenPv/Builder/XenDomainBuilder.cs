@@ -32,14 +32,19 @@ public sealed class XenDomainBuilder(ILogger logger)
         Validate(memory, request, physical);
         bool pv64 = request.Width == XenGuestWidth.Pv64;
         var allocator = new PfnAllocator(request.VirtualBase, physical.RamFrames);
-        ClearFrames(memory, 0, physical.TotalFrames);
+        // Fresh VM memory is already zero; Zero gives it back rather than writing it, so untouched RAM stays non-resident.
+        memory.Zero(GuestPhysicalAddress.FromFrame(0), physical.TotalFrames << 12);
 
         ulong kernelStart = request.Segments.Min(s => s.VirtualAddress) & ~0xFFFUL;
         ulong kernelEnd = request.Segments.Max(s => s.VirtualAddress + s.MemorySize);
         ulong kernelPfn = allocator.Segment(kernelStart, kernelEnd - kernelStart);
         foreach (var segment in request.Segments)
-            segment.FileBytes.Span.CopyTo(
-                memory.GetSpan(new GuestPhysicalAddress(segment.VirtualAddress - request.VirtualBase), segment.FileBytes.Length));
+        {
+            var target = memory.GetSpan(new GuestPhysicalAddress(segment.VirtualAddress - request.VirtualBase), segment.FileBytes.Length);
+            segment.FileBytes.Span.CopyTo(target);
+            foreach (var rewrite in segment.Rewrites)
+                rewrite.Bytes.CopyTo(target[rewrite.Offset..]);
+        }
 
         bool hasInitrd = !request.Initrd.IsEmpty;
         ulong initrdStart = 0, initrdLength = 0;
@@ -173,6 +178,8 @@ public sealed class XenDomainBuilder(ILogger logger)
                 || (ulong)segment.FileBytes.Length > segment.MemorySize)
                 throw new XenDomainBuildException(
                     $"segment at 0x{segment.VirtualAddress:x} (mem 0x{segment.MemorySize:x}) lies below the virtual base or is malformed");
+            if (segment.Rewrites.Any(r => r.Offset < 0 || r.Bytes.Length > segment.FileBytes.Length - r.Offset))
+                throw new XenDomainBuildException($"segment at 0x{segment.VirtualAddress:x} has a rewrite outside its file bytes");
             if (!XenAddressSpace.IsGuestRange(segment.VirtualAddress, segment.MemorySize, request.Width))
                 throw new XenDomainBuildException($"segment at 0x{segment.VirtualAddress:x} overlaps the hypervisor area");
             if (end - request.VirtualBase > physical.RamFrames << 12)
@@ -189,16 +196,6 @@ public sealed class XenDomainBuilder(ILogger logger)
         if (firstPfn + ((last - from) >> 12) >= ramFrames)
             throw new XenDomainBuildException(
                 $"not enough memory for the initial mapping 0x{from:x}-0x{last:x} ({ramFrames} pages of RAM)");
-    }
-
-    private static void ClearFrames(IGuestMemory memory, ulong firstFrame, ulong count)
-    {
-        const ulong chunkFrames = 16384; // 64 MiB at a time keeps spans within int range
-        for (ulong frame = firstFrame; frame < firstFrame + count; frame += chunkFrames)
-        {
-            ulong frames = Math.Min(chunkFrames, firstFrame + count - frame);
-            memory.GetSpan(GuestPhysicalAddress.FromFrame(frame), (int)(frames << 12)).Clear();
-        }
     }
 
     private static void CopyTo(IGuestMemory memory, ulong pfn, ReadOnlySpan<byte> bytes) =>
@@ -274,7 +271,9 @@ public sealed class XenDomainBuilder(ILogger logger)
     private static XenPageTableManager CreateValidatedTables(
         IGuestMemory memory, XenPhysicalLayout physical, XenMemoryOptions options, ulong rootPfn, PageTableWriteLog? writes)
     {
-        var frames = new XenFrameTable(memory.Size >> 12);
+        // The domain's own frames only: every frame above them (the monitor sits at 4 GiB) is Nobody's without an entry,
+        // where sizing by the VM's highest address would spend 16 bytes on each of the million frames below 4 GiB.
+        var frames = new XenFrameTable(physical.TotalFrames);
         frames.Assign(0, physical.FirstM2PFrame, FrameOwner.Guest);
         frames.Assign(physical.FirstM2PFrame, physical.M2PDataFrames + physical.M2PTableFrames + physical.CompatRootFrames, FrameOwner.Hypervisor);
         var manager = new XenPageTableManager(memory, frames, options, writes);

@@ -121,6 +121,8 @@ public sealed class XenPvAdapter : IAbiAdapter
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
         var clock = new HostXenClock(() => machine.GetMsr(0, GuestTscMsr), machine.GuestTscKhz * 1000);
+        // The lambdas live as long as the guest: they capture the width, not the build request and its image bytes.
+        var width = build.Width;
         var runtimeOptions = new XenPvRuntimeOptions
         {
             Domain = new XenDomainOptions
@@ -149,7 +151,7 @@ public sealed class XenPvAdapter : IAbiAdapter
             {
                 Memory = machine.Memory,
                 Kicker = new MailboxKicker(machine),
-                VirtualMemoryFactory = vcpu => new PagedGuestVirtualMemory(machine.Memory, build.Width,
+                VirtualMemoryFactory = vcpu => new PagedGuestVirtualMemory(machine.Memory, width,
                     () => runtime!.Domain.Vcpus[vcpu].KernelRootFrame, GuestPrivilege.Kernel),
                 Clock = clock,
                 Timers = new MachineTimerScheduler(machine, clock),
@@ -188,7 +190,7 @@ public sealed class XenPvAdapter : IAbiAdapter
     }
 
     private static XenLoadSegment[] PlaceSegments(IReadOnlyList<ImageSegment> image, IReadOnlyList<XenLoadSegment>? patched, ulong loadOffset) =>
-        [.. image.Select((s, i) => new XenLoadSegment(s.PhysicalAddress + loadOffset, patched?[i].FileBytes ?? s.Data, s.MemorySize))];
+        [.. image.Select((s, i) => new XenLoadSegment(s.PhysicalAddress + loadOffset, s.Data, s.MemorySize) { Rewrites = patched?[i].Rewrites ?? [] })];
 
     private sealed class MailboxKicker(IGuestMachine machine) : Events.IVcpuKicker
     {

@@ -11,7 +11,6 @@ namespace Shim.Adapters.XenPv.Emulation;
 /// </summary>
 public sealed class PrivilegedOpEmulator(MsrEmulator msrs, IGuestPortBus? ports = null, IGuestBasePointer? basePointer = null)
 {
-    private const int MaxInstructionLength = 15;
     private const ulong Cr0Ts = 1 << 3;
 
     /// <summary>PG | AM | WP | NE | ET | MP | PE: the CR0 a PV guest reads, plus the virtual TS.</summary>
@@ -49,16 +48,15 @@ public sealed class PrivilegedOpEmulator(MsrEmulator msrs, IGuestPortBus? ports 
     private static bool TryDecode(XenVcpu vcpu, in GuestRegisterState state, out Instruction instruction)
     {
         instruction = default;
-        Span<byte> bytes = stackalloc byte[MaxInstructionLength];
-        var length = MaxInstructionLength;
+        Span<byte> bytes = stackalloc byte[GuestInstructionDecoder.MaxInstructionLength];
+        var length = bytes.Length;
         // The instruction may end just before an unmapped page: shrink the read until it succeeds.
         while (length > 0 && !vcpu.Memory.TryRead(state.Regs.Rip, bytes[..length]))
             length--;
         if (length == 0)
             return false;
         var bitness = vcpu.Width == XenGuestWidth.Pv64 && state.Cs != XenSelectors.FlatUserCs32OnPv64 ? 64 : 32;
-        var decoder = Decoder.Create(bitness, new ByteArrayCodeReader(bytes[..length].ToArray()), state.Regs.Rip);
-        decoder.Decode(out instruction);
+        instruction = GuestInstructionDecoder.Decode(bytes[..length], bitness, state.Regs.Rip);
         return !instruction.IsInvalid;
     }
 

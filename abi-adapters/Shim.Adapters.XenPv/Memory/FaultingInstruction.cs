@@ -1,5 +1,6 @@
 using Iced.Intel;
 using Shim.Adapters.XenPv.Abi;
+using Shim.Adapters.XenPv.Emulation;
 using Shim.Core.Cpu;
 
 namespace Shim.Adapters.XenPv.Memory;
@@ -7,20 +8,19 @@ namespace Shim.Adapters.XenPv.Memory;
 /// <summary>Decodes the guest instruction that faulted and resolves its memory operand, for the fault emulators.</summary>
 internal static class FaultingInstruction
 {
-    private const int MaxInstructionLength = 15;
+    private const int MaxInstructionLength = GuestInstructionDecoder.MaxInstructionLength;
 
     public static bool TryDecode(IXenCallContext caller, ulong rip, bool longMode, out Instruction instruction)
     {
         instruction = default;
         // Fetch what is readable: the instruction may end right before an unmapped page.
         int available = (int)Math.Min(MaxInstructionLength, 4096 - (rip & 0xFFF));
-        var bytes = new byte[MaxInstructionLength];
-        if (!caller.Memory.TryRead(rip, bytes.AsSpan(0, available)))
+        Span<byte> bytes = stackalloc byte[MaxInstructionLength];
+        if (!caller.Memory.TryRead(rip, bytes[..available]))
             return false;
-        if (available < MaxInstructionLength && caller.Memory.TryRead(rip + (ulong)available, bytes.AsSpan(available)))
+        if (available < MaxInstructionLength && caller.Memory.TryRead(rip + (ulong)available, bytes[available..]))
             available = MaxInstructionLength;
-        var decoder = Decoder.Create(longMode ? 64 : 32, new ByteArrayCodeReader(bytes, 0, available), rip);
-        decoder.Decode(out instruction);
+        instruction = GuestInstructionDecoder.Decode(bytes[..available], longMode ? 64 : 32, rip);
         return !instruction.IsInvalid;
     }
 

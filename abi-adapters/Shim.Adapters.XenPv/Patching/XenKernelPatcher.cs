@@ -23,24 +23,26 @@ public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGu
 
     public IReadOnlyList<ulong> GateSites => _gateSites;
 
-    /// <summary>The image's segments with every rewrite applied (segments without one keep their original bytes).</summary>
+    /// <summary>
+    /// The image's segments, each with the rewrites that fall in its file bytes (the builder applies them as it loads
+    /// the segment; the loader's bytes are never copied or modified).
+    /// </summary>
     public IReadOnlyList<XenLoadSegment> PatchImage(GuestImage image, ulong? hypercallPage)
     {
         var patch = Run(GuestImageCode.ToPatchInput(image), "kernel image");
         var segments = image.Segments.Select(s => new XenLoadSegment(s.VirtualAddress, s.Data, s.MemorySize)).ToArray();
-        var copies = new byte[segments.Length][];
+        var rewrites = new List<SegmentRewrite>?[segments.Length];
         foreach (var write in patch.Writes)
         {
             var index = Array.FindIndex(segments, s => Holds(s.VirtualAddress, (ulong)s.FileBytes.Length, write));
             if (index < 0)
                 throw new GuestBuildException($"patch write at 0x{write.Address:x} ({write.Bytes.Length} bytes) lies outside the image's loaded bytes");
-            copies[index] ??= segments[index].FileBytes.ToArray();
-            write.Bytes.CopyTo(copies[index], (int)(write.Address - segments[index].VirtualAddress));
+            (rewrites[index] ??= []).Add(new SegmentRewrite((int)(write.Address - segments[index].VirtualAddress), write.Bytes));
         }
         for (var i = 0; i < segments.Length; i++)
         {
-            if (copies[i] is { } bytes)
-                segments[i] = segments[i] with { FileBytes = bytes };
+            if (rewrites[i] is { } list)
+                segments[i] = segments[i] with { Rewrites = list };
         }
         // The builder replaces the hypercall page's file bytes; gates found there belong to the page's own pass.
         _gateSites.AddRange(hypercallPage is { } page ? patch.GateSites.Where(site => site <= page || site > page + XenHypercallPage.PageSize) : patch.GateSites);

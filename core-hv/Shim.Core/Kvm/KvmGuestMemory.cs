@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Shim.Core.Memory;
 
 namespace Shim.Core.Kvm;
@@ -8,6 +9,8 @@ namespace Shim.Core.Kvm;
 /// </summary>
 public sealed class KvmGuestMemory : IGuestMemory
 {
+    private const nuint PageMask = 0xFFF;
+
     private GuestMemoryRegion[] _regions = [];
 
     public IReadOnlyList<GuestMemoryRegion> Regions => _regions;
@@ -32,6 +35,24 @@ public sealed class KvmGuestMemory : IGuestMemory
         }
         span = default;
         return false;
+    }
+
+    public unsafe void Zero(GuestPhysicalAddress address, ulong length)
+    {
+        var region = Find(address, length) ?? throw new GuestMemoryAccessException(address, length, Size);
+        var start = (byte*)region.Host + (address.Value - region.Start.Value);
+        var end = start + length;
+        var firstPage = (byte*)(((nuint)start + PageMask) & ~PageMask);
+        var lastPage = (byte*)((nuint)end & ~PageMask);
+        // MADV_DONTNEED on private anonymous memory: the pages read as zeros again and stop being resident. KVM's MMU
+        // notifier drops any guest mapping of them, as for QEMU's RAM discard.
+        if (firstPage < lastPage && LibC.Madvise((nint)firstPage, (nuint)(lastPage - firstPage), LibC.MADV_DONTNEED) == 0)
+        {
+            NativeMemory.Clear(start, (nuint)(firstPage - start));
+            NativeMemory.Clear(lastPage, (nuint)(end - lastPage));
+        }
+        else
+            NativeMemory.Clear(start, (nuint)length);
     }
 
     private GuestMemoryRegion? Find(GuestPhysicalAddress address, ulong length)

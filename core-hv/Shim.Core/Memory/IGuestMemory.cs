@@ -17,4 +17,11 @@ public interface IGuestMemory
     /// throwing, copying and typed accessors in <see cref="GuestMemoryExtensions"/> are all built on this one.
     /// </summary>
     bool TryGetSpan(GuestPhysicalAddress address, int length, out Span<byte> span);
+
+    /// <summary>
+    /// Zeroes <paramref name="length"/> bytes (throws <see cref="GuestMemoryAccessException"/> when out of range).
+    /// Memory backed by anonymous host pages hands whole pages back to the host instead of writing zeros, so zeroing
+    /// RAM the guest has not touched yet does not make it resident.
+    /// </summary>
+    void Zero(GuestPhysicalAddress address, ulong length);
 }

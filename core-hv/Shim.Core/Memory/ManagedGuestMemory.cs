@@ -23,4 +23,11 @@ public sealed class ManagedGuestMemory(ulong size) : IGuestMemory
         span = _bytes.AsSpan((int)address.Value, length);
         return true;
     }
+
+    public void Zero(GuestPhysicalAddress address, ulong length)
+    {
+        if (!Contains(address, length))
+            throw new GuestMemoryAccessException(address, length, Size);
+        _bytes.AsSpan((int)address.Value, (int)length).Clear();
+    }
 }

@@ -13,11 +13,15 @@ internal sealed class Lz4LegacyDecoder(DecompressionOptions options)
     private const int MaxBlockOutput = 8 << 20;
 
     /// <summary>
-    /// Decodes one block into the output. Near the output limit the block is decoded into a full-size scratch
-    /// buffer first, so "would exceed the limit" is told apart from "corrupt".
+    /// Decodes one block into the output. A block that fits the space already allocated (the whole kernel when its
+    /// size is known) is decoded there; otherwise room for a full block is reserved. Near the output limit the block
+    /// is decoded into a full-size scratch buffer first, so "would exceed the limit" is told apart from "corrupt".
     /// </summary>
     private int DecodeBlock(ReadOnlySpan<byte> source, BoundedOutput output, int block)
     {
+        // A negative result here means "does not fit" or "corrupt": the paths below tell the two apart.
+        if (output.Free.Length > 0 && LZ4Codec.Decode(source, output.Free) is var fitted and >= 0)
+            return fitted;
         var room = options.MaxOutputBytes - output.Length;
         if (room >= MaxBlockOutput)
             return Checked(LZ4Codec.Decode(source, output.Reserve(MaxBlockOutput)), block);
@@ -37,11 +41,12 @@ internal sealed class Lz4LegacyDecoder(DecompressionOptions options)
     private static int Checked(int decoded, int block) => decoded >= 0 ? decoded
         : throw new ImageFormatException(ImageErrorKind.CorruptCompressedData, $"lz4 block {block}", "block is corrupt");
 
-    public byte[] Decompress(ReadOnlySpan<byte> data)
+    /// <param name="expectedLength">The decompressed size if the container states it (a capacity hint only).</param>
+    public byte[] Decompress(ReadOnlySpan<byte> data, long? expectedLength = null)
     {
         if (ImageBytes.U32(data, 0, "lz4 legacy magic") != Magic)
             throw new ImageFormatException(ImageErrorKind.InvalidField, "lz4 legacy magic", "not 0x184C2102");
-        var output = new BoundedOutput(options.MaxOutputBytes, "lz4");
+        var output = new BoundedOutput(options.MaxOutputBytes, "lz4", expectedLength);
         var position = 4;
         var block = 0;
         while (data.Length - position >= 4)

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Shim.GuestImages.BzImage;
 using Shim.GuestImages.Decompression;
 using Shim.GuestImages.Elf;
@@ -18,7 +19,7 @@ public sealed class BzImageLoader(PayloadDecompressor decompressor) : IImageLoad
         var compression = CompressionMagic.Detect(payload.Span);
         var elfBytes = compression == CompressionFormat.None && ElfParser.IsElf(payload.Span)
             ? payload
-            : decompressor.Decompress(payload, compression);
+            : decompressor.Decompress(payload, compression, AppendedSize(payload.Span));
         if (!ElfParser.IsElf(elfBytes.Span))
             throw new ImageFormatException(ImageErrorKind.InvalidField, "bzImage payload",
                 $"decompressed {compression} payload is not an ELF image (starts {Convert.ToHexString(elfBytes.Span[..Math.Min(4, elfBytes.Length)])})");
@@ -26,4 +27,8 @@ public sealed class BzImageLoader(PayloadDecompressor decompressor) : IImageLoad
         var image = ElfImageLoader.FromElf(ElfParser.Parse(elfBytes), ImageFormat.BzImage);
         return image with { SetupHeader = header, Compression = compression, CompressedSize = payload.Length };
     }
+
+    /// <summary>The little-endian uncompressed size the kernel build appends to every compressed payload (mkpiggy reads it too).</summary>
+    private static long? AppendedSize(ReadOnlySpan<byte> payload) =>
+        payload.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(payload[^4..]) : null;
 }

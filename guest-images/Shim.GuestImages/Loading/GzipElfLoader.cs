@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Shim.GuestImages.Decompression;
 using Shim.GuestImages.Elf;
 
@@ -12,7 +13,8 @@ public sealed class GzipElfLoader(PayloadDecompressor decompressor) : IImageLoad
 
     public GuestImage Parse(ReadOnlyMemory<byte> file)
     {
-        var inner = decompressor.Decompress(file, CompressionFormat.Gzip);
+        // gzip's trailer ends with ISIZE, the uncompressed length modulo 2^32: exact for any kernel.
+        var inner = decompressor.Decompress(file, CompressionFormat.Gzip, file.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(file.Span[^4..]) : null);
         if (!ElfParser.IsElf(inner))
             throw new ImageFormatException(ImageErrorKind.InvalidField, "gzip content", "the decompressed file is not an ELF image");
         var image = ElfImageLoader.FromElf(ElfParser.Parse(inner), ImageFormat.GzipElf);

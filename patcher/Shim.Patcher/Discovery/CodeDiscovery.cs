@@ -75,7 +75,7 @@ internal sealed class CodeDiscovery
             var reached = state.ReachedBytes;
             var offset = reached.NextClear(0);
             var nextReached = reached.NextSet(offset);
-            while (offset < bytes.Length)
+            while (offset < bytes.Count)
             {
                 reader.Position = offset;
                 decoder.IP = state.Region.VirtualAddress + (ulong)offset;
@@ -187,7 +187,7 @@ internal sealed class CodeDiscovery
     private int ContinuationLength(RegionState state, in Instruction instruction)
     {
         var offset = state.OffsetOf(instruction.IP);
-        var available = Math.Min(MaxInstructionLength * 2, state.Region.Bytes.Length - offset);
+        var available = Math.Min(MaxInstructionLength * 2, state.Region.Bytes.Count - offset);
         var bytes = state.Region.Bytes.AsSpan(offset, available);
         foreach (var rule in _continuations)
         {

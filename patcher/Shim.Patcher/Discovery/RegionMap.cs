@@ -10,7 +10,7 @@ internal sealed class RegionMap
 
     public RegionMap(IEnumerable<CodeRegion> regions)
     {
-        _states = regions.Where(r => r.Bytes.Length > 0).OrderBy(r => r.VirtualAddress).Select(r => new RegionState(r)).ToArray();
+        _states = regions.Where(r => r.Bytes.Count > 0).OrderBy(r => r.VirtualAddress).Select(r => new RegionState(r)).ToArray();
         for (var i = 1; i < _states.Length; i++)
             if (_states[i].Region.VirtualAddress < _states[i - 1].Region.EndAddress)
                 throw new PatchInputException($"regions '{_states[i - 1].Region.Name}' and '{_states[i].Region.Name}' overlap at 0x{_states[i].Region.VirtualAddress:x}");

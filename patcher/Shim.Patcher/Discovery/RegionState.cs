@@ -9,16 +9,16 @@ internal sealed class RegionState(CodeRegion region)
     public CodeRegion Region { get; } = region;
 
     /// <summary>Instruction starts reached by recursive descent.</summary>
-    public BitSet ReachedStarts { get; } = new(region.Bytes.Length);
+    public BitSet ReachedStarts { get; } = new(region.Bytes.Count);
 
     /// <summary>Every byte belonging to a reached instruction (or an ABI pseudo-instruction).</summary>
-    public BitSet ReachedBytes { get; } = new(region.Bytes.Length);
+    public BitSet ReachedBytes { get; } = new(region.Bytes.Count);
 
     /// <summary>Instruction starts found only by the linear-sweep fallback.</summary>
-    public BitSet SweepStarts { get; } = new(region.Bytes.Length);
+    public BitSet SweepStarts { get; } = new(region.Bytes.Count);
 
     /// <summary>Addresses some flow lands on: entries, symbols, table entries, branch and call targets.</summary>
-    public BitSet BranchTargets { get; } = new(region.Bytes.Length);
+    public BitSet BranchTargets { get; } = new(region.Bytes.Count);
 
     public long ReachedInstructions { get; set; }
 

@@ -28,7 +28,7 @@ internal sealed class SiteWindowBuilder(int before, int after)
         var window = preceding;
         var anchorIndex = window.Count;
         var offset = state.OffsetOf(anchor);
-        for (var i = 0; i <= after && offset < region.Bytes.Length; i++)
+        for (var i = 0; i <= after && offset < region.Bytes.Count; i++)
         {
             Decode(decoder, reader, region, offset, out var instruction);
             if (instruction.IsInvalid)

@@ -302,6 +302,46 @@ public sealed class XenDomainBuilderTests
     }
 
     [Fact]
+    public void Segment_rewrites_are_written_over_the_loaded_file_bytes()
+    {
+        var (_, memory) = Build(XtfExample() with
+        {
+            Segments = [new XenLoadSegment(0x100000, new byte[] { 0xF4, 0x90, 0x90 }, 0x11000) { Rewrites = [new SegmentRewrite(1, [0xE7, 0xE0])] }],
+        });
+
+        Assert.Equal([0xF4, 0xE7, 0xE0, 0x00], memory.GetSpan(new GuestPhysicalAddress(0x100000), 4).ToArray());
+    }
+
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(-1, 1)]
+    [InlineData(3, 1)]
+    public void A_rewrite_outside_the_file_bytes_is_refused(int offset, int length)
+    {
+        var request = XtfExample() with
+        {
+            Segments = [new XenLoadSegment(0x100000, new byte[] { 0xF4, 0x90, 0x90 }, 0x11000) { Rewrites = [new SegmentRewrite(offset, new byte[length])] }],
+        };
+
+        var error = Assert.Throws<XenDomainBuildException>(() => Build(request));
+
+        Assert.Contains("rewrite outside its file bytes", error.Message);
+    }
+
+    [Fact]
+    public void Frame_table_covers_the_domain_not_the_whole_vm()
+    {
+        // A VM whose memory reaches far above the domain (KVM places the monitor at 4 GiB): frames up there have no entry.
+        var request = XtfExample();
+        var memory = new ManagedGuestMemory(XenDomainBuilder.RequiredMemoryBytes(request) + (64UL << 20));
+
+        var result = new XenDomainBuilder(Logger).Build(memory, request);
+
+        Assert.Equal(result.Physical.TotalFrames, result.Frames.FrameCount);
+        Assert.Equal(FrameOwner.Nobody, result.Frames.OwnerOf(memory.Size / 4096 - 1));
+    }
+
+    [Fact]
     public void Bad_images_are_refused()
     {
         var builder = new XenDomainBuilder(Logger);

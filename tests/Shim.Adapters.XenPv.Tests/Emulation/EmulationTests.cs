@@ -119,6 +119,21 @@ public sealed class EmulationTests
     }
 
     [Fact]
+    public void Consecutive_traps_each_decode_their_own_instruction()
+    {
+        // The decoder is reused from trap to trap: nothing of the previous, longer instruction may leak into the next.
+        _guest.Vcpu.VirtualIopl = 1;
+        foreach (var (code, length) in new (byte[], ulong)[] { ([0x66, 0xe5, 0x71], 3), ([0xec], 1), ([0xe4, 0x80], 2), ([0xfa], 1) })
+        {
+            var state = At([.. code, 0x90, 0x90]);
+
+            Assert.Equal(EmulationOutcome.Emulated, _emulator.TryEmulate(_guest.Vcpu, ref state));
+
+            Assert.Equal(TestGuest.Va(Code) + length, state.Regs.Rip);
+        }
+    }
+
+    [Fact]
     public void Port_io_reaches_the_bus_with_dx_ports_and_operand_sizes()
     {
         _guest.Vcpu.VirtualIopl = 1;

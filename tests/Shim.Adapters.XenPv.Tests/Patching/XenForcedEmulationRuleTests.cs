@@ -25,7 +25,7 @@ public sealed class XenForcedEmulationRuleTests
         Assert.Equal(5, site.Length);
         var region = new CodeRegion("text", Base, code, true, 64);
         result.ApplyTo([region]);
-        Assert.Equal([Mnemonic.Mov, Mnemonic.Nop, Mnemonic.Cpuid, Mnemonic.Ret], Mnemonics(region.Bytes));
+        Assert.Equal([Mnemonic.Mov, Mnemonic.Nop, Mnemonic.Cpuid, Mnemonic.Ret], Mnemonics([.. region.Bytes]));
         Assert.Empty(result.GateSites); // no exit at all
     }
 

@@ -41,11 +41,22 @@ public sealed class XenKernelPatcherTests
 
         var segments = patcher.PatchImage(Image(code, data), hypercallPage: null);
 
-        Assert.Equal([0xB8, 29, 0, 0, 0, 0xE7, Gate.Port, 0xC3], segments[0].FileBytes.ToArray());
+        Assert.Equal([0xB8, 29, 0, 0, 0, 0xE7, Gate.Port, 0xC3], Loaded(segments[0]));
         Assert.Equal(0x2000UL, segments[0].MemorySize);
         Assert.Equal(original, code); // the loader's bytes are not modified in place
-        Assert.Equal([0x0F, 0x05, 0, 0], segments[1].FileBytes.ToArray()); // data segments are never code
+        Assert.True(segments[0].FileBytes.Span.SequenceEqual(code)); // nor copied: the builder writes the rewrites over them
+        Assert.Equal([0x0F, 0x05, 0, 0], Loaded(segments[1])); // data segments are never code
+        Assert.Empty(segments[1].Rewrites);
         Assert.Equal([Base + 7], patcher.GateSites);
+    }
+
+    /// <summary>What the builder puts in guest memory for the segment: its file bytes with the rewrites over them.</summary>
+    private static byte[] Loaded(XenLoadSegment segment)
+    {
+        var bytes = segment.FileBytes.ToArray();
+        foreach (var rewrite in segment.Rewrites)
+            rewrite.Bytes.CopyTo(bytes, rewrite.Offset);
+        return bytes;
     }
 
     [Fact]

@@ -33,8 +33,8 @@ public sealed class XenUnbackedPortRuleTests
         Assert.All(sites, s => Assert.Equal(SiteStatus.Rewritten, s.Status));
         var region = new CodeRegion("text", Base, code, true, 64);
         result.ApplyTo([region]);
-        Assert.Equal(new byte[] { 0xB0, 0xFF, 0xB0, 0xFF }, region.Bytes[..4]);
-        Assert.Equal([Mnemonic.Mov, Mnemonic.Mov, Mnemonic.Cmp, Mnemonic.Je, Mnemonic.Ret], Mnemonics(region.Bytes));
+        Assert.Equal(new byte[] { 0xB0, 0xFF, 0xB0, 0xFF }, region.Bytes[..4].ToArray());
+        Assert.Equal([Mnemonic.Mov, Mnemonic.Mov, Mnemonic.Cmp, Mnemonic.Je, Mnemonic.Ret], Mnemonics([.. region.Bytes]));
         Assert.Empty(result.GateSites); // no exit at all
     }
 
@@ -48,7 +48,7 @@ public sealed class XenUnbackedPortRuleTests
         Assert.Equal([2, 3, 2], result.Sites.Where(s => s.Status == SiteStatus.Rewritten).Select(s => s.Length));
         var region = new CodeRegion("text", Base, code, true, 64);
         result.ApplyTo([region]);
-        Assert.Equal([Mnemonic.Nop, Mnemonic.Nop, Mnemonic.Nop, Mnemonic.Ret], Mnemonics(region.Bytes));
+        Assert.Equal([Mnemonic.Nop, Mnemonic.Nop, Mnemonic.Nop, Mnemonic.Ret], Mnemonics([.. region.Bytes]));
     }
 
     [Fact]
@@ -96,7 +96,7 @@ public sealed class XenUnbackedPortRuleTests
         var region = new CodeRegion("text", Base, code, true, 64);
         Patch(code).ApplyTo([region]);
 
-        var again = Patch(region.Bytes.ToArray());
+        var again = Patch([.. region.Bytes]);
 
         Assert.Empty(again.Writes);
         Assert.DoesNotContain(again.Sites, s => s.RuleId == RuleId);

@@ -31,6 +31,23 @@ public sealed class KvmBackendTests
     }
 
     [Fact]
+    public void ZeroClearsUnalignedRangesAndGivesWholePagesBack()
+    {
+        using var kvm = KvmHost.Open();
+        using var vm = kvm.CreateVirtualMachine();
+        vm.AddMemory(new GuestPhysicalAddress(0), 0x10000, "ram");
+        var memory = vm.Memory;
+        memory.GetSpan(new GuestPhysicalAddress(0), 0x10000).Fill(0xAA);
+
+        memory.Zero(new GuestPhysicalAddress(0xFF8), 0x3010); // a partial page, two whole pages, a partial page
+
+        Assert.Equal(0xAA, memory.Read<byte>(new GuestPhysicalAddress(0xFF7)));
+        Assert.True(memory.GetSpan(new GuestPhysicalAddress(0xFF8), 0x3010).IndexOfAnyExcept((byte)0) < 0);
+        Assert.Equal(0xAA, memory.Read<byte>(new GuestPhysicalAddress(0x4008)));
+        Assert.Throws<GuestMemoryAccessException>(() => memory.Zero(new GuestPhysicalAddress(0xF000), 0x2000));
+    }
+
+    [Fact]
     public void KickStopsASpinningGuestFromAnotherThread()
     {
         using var kvm = KvmHost.Open();

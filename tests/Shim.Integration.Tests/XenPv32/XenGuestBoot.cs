@@ -34,10 +34,12 @@ internal static class XenGuestBoot
             Timeout = timeout,
             Logger = KvmHost.Logger,
         };
-        using var guest = new XenPvAdapter().Prepare(request, new MachineFactory(kvm));
+        using var guest = Prepare(kvm, request);
         var outcome = guest.Run(TestContext.Current.CancellationToken);
         return new Result(outcome, console.ToString());
     }
+
+    public static IGuestRun Prepare(KvmSystem kvm, GuestRunRequest request) => new XenPvAdapter().Prepare(request, new MachineFactory(kvm));
 
     private sealed class MachineFactory(KvmSystem kvm) : IGuestMachineFactory
     {

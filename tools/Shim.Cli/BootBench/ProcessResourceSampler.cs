@@ -62,12 +62,14 @@ public sealed class ProcessResourceSampler : IDisposable
         {
             return false;
         }
-        if (StatusKiB(status, "VmHWM:") is not { } peak || StatusKiB(status, "VmRSS:") is not { } resident)
+        if (StatusKiB(status, "VmHWM:") is not { } peak)
             return false;
         PeakResidentKiB = Math.Max(PeakResidentKiB ?? 0, peak);
         CpuTime = StatCpuTime(stat) ?? CpuTime;
-        var beyond = resident - GuestRamResidentKiB(smaps);
-        PeakBeyondGuestRamKiB = Math.Max(PeakBeyondGuestRamKiB ?? 0, beyond);
+        // Both terms from the one smaps read: VmRSS from status was read earlier, so a VMM unmapping its guest RAM
+        // between the two reads (at exit) showed up as a spike of "beyond" the size of the guest's resident RAM.
+        var (resident, guestRam) = ResidentKiB(smaps);
+        PeakBeyondGuestRamKiB = Math.Max(PeakBeyondGuestRamKiB ?? 0, resident - guestRam);
         return true;
     }
 
@@ -95,9 +97,10 @@ public sealed class ProcessResourceSampler : IDisposable
         return null;
     }
 
-    private long GuestRamResidentKiB(string smaps)
+    /// <summary>Resident KiB of every mapping, and of the guest-RAM mapping(s) among them.</summary>
+    private (long All, long GuestRam) ResidentKiB(string smaps)
     {
-        long total = 0;
+        long all = 0, guestRam = 0;
         var inGuestRam = false;
         foreach (var line in smaps.AsSpan().EnumerateLines())
         {
@@ -105,10 +108,15 @@ public sealed class ProcessResourceSampler : IDisposable
                 inGuestRam = IsAnonymous(line);
             else if (line.StartsWith("Size:", StringComparison.Ordinal))
                 inGuestRam &= FieldKiB(line) is var size && size >= _guestRamKiB && size <= _guestRamKiB + GuestRamSlackKiB;
-            else if (inGuestRam && line.StartsWith("Rss:", StringComparison.Ordinal))
-                total += FieldKiB(line);
+            else if (line.StartsWith("Rss:", StringComparison.Ordinal))
+            {
+                var kib = FieldKiB(line);
+                all += kib;
+                if (inGuestRam)
+                    guestRam += kib;
+            }
         }
-        return total;
+        return (all, guestRam);
     }
 
     // "7f42f3e00000-7f4303e00000 rw-p 00000000 00:00 0   [path]": mapping lines start with a hex range.

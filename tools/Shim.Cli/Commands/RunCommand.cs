@@ -41,52 +41,74 @@ public sealed class RunCommand : ICliCommand
         policyOptions.AddTo(command);
         command.SetAction((parse, cancellation) =>
         {
-            var spec = parse.GetValue(config) is { } configPath ? ImportConfig(context, configPath) : null;
-            var kernelPath = parse.GetValue(image) ?? spec?.Kernel
-                ?? throw new CliError(ExitCodes.UsageError, "no guest image: give IMAGE or a --config that names a kernel");
-            var seconds = parse.GetValue(timeout);
-            if (seconds is { } s && !(s > 0 && s < NoTimeout.TotalSeconds))
-                throw new CliError(ExitCodes.UsageError, $"--timeout must be a positive number of seconds, got {s}");
-            var vcpuCount = parse.GetValue(vcpus) ?? spec?.Vcpus ?? 1;
-            if (vcpuCount is < 1 or > 64)
-                throw new CliError(ExitCodes.UsageError, $"--vcpus must be between 1 and 64, got {vcpuCount}");
+            using var resources = new DisposalStack();
+            var guest = Prepare();
+            ManagedHeap.ReleaseAfterImageLoad();
+            var report = new RunReporting(parse.GetValue(stats), parse.GetValue(statsJson), guest.Policy.Calls);
+            return Task.FromResult(Run(context, guest, report, cancellation));
 
-            // An invalid policy stops the run before the image is even read.
-            var sources = policyOptions.Sources(parse, reloadOnChange: true);
-            var loadedPolicy = PolicyCommandLine.Load(sources);
-            var descriptor = GuestImageOpener.Open(context, kernelPath);
-            var adapter = AdapterCatalog.Select(descriptor, parse.GetValue(abi));
-            var memoryBytes = parse.GetValue(memory) is { } m ? NumericArguments.ParseSize(m, "--memory")
-                : spec?.MemoryMiB is { } mib ? (ulong)mib << 20 : DefaultMemoryBytes;
-            using var policy = RunPolicy.Apply(loadedPolicy, adapter, memoryBytes, vcpuCount, context.Logger, watch: sources.GuestFile is not null || sources.SiteFile is not null);
-            var initrdPath = parse.GetValue(initrd) ?? spec?.Initrd;
-            using var consoleFile = (parse.GetValue(consoleLog) ?? policy.ConsoleDestination) is { } logPath ? OpenConsoleLog(logPath) : null;
-            var request = new GuestRunRequest
+            // A frame of its own: once the adapter has loaded the image into guest memory, nothing on the stack still
+            // refers to the image or to the request holding it, so the decompressed kernel is garbage while the guest runs.
+            PreparedGuest Prepare()
             {
-                Image = descriptor,
-                Initrd = initrdPath is null ? null : GuestImageOpener.ReadFile(initrdPath),
-                CommandLine = parse.GetValue(cmdline) ?? spec?.Cmdline ?? "",
-                MemoryBytes = memoryBytes,
-                Vcpus = vcpuCount,
-                CallPolicy = policy.Calls,
-                CpuidMasks = policy.CpuidMasks,
-                ConsoleOutput = consoleFile ?? context.Out,
-                ConsoleInput = Console.IsInputRedirected ? Console.OpenStandardInput() : null,
-                Timeout = seconds is { } t ? TimeSpan.FromSeconds(t) : NoTimeout,
-                Logger = context.Logger,
-                Patcher = policy.Filter(parse.GetValue(noPatch) ? null : ImagePatching.Create(context)),
-            };
-            var report = new RunReporting(parse.GetValue(stats), parse.GetValue(statsJson), policy.Calls);
-            return Task.FromResult(Run(context, adapter, request, report, cancellation));
+                var spec = parse.GetValue(config) is { } configPath ? ImportConfig(context, configPath) : null;
+                var kernelPath = parse.GetValue(image) ?? spec?.Kernel
+                    ?? throw new CliError(ExitCodes.UsageError, "no guest image: give IMAGE or a --config that names a kernel");
+                var seconds = parse.GetValue(timeout);
+                if (seconds is { } s && !(s > 0 && s < NoTimeout.TotalSeconds))
+                    throw new CliError(ExitCodes.UsageError, $"--timeout must be a positive number of seconds, got {s}");
+                var vcpuCount = parse.GetValue(vcpus) ?? spec?.Vcpus ?? 1;
+                if (vcpuCount is < 1 or > 64)
+                    throw new CliError(ExitCodes.UsageError, $"--vcpus must be between 1 and 64, got {vcpuCount}");
+
+                // An invalid policy stops the run before the image is even read.
+                var sources = policyOptions.Sources(parse, reloadOnChange: true);
+                var loadedPolicy = PolicyCommandLine.Load(sources);
+                var descriptor = GuestImageOpener.Open(context, kernelPath);
+                var adapter = AdapterCatalog.Select(descriptor, parse.GetValue(abi));
+                var memoryBytes = parse.GetValue(memory) is { } m ? NumericArguments.ParseSize(m, "--memory")
+                    : spec?.MemoryMiB is { } mib ? (ulong)mib << 20 : DefaultMemoryBytes;
+                var policy = resources.Own(RunPolicy.Apply(loadedPolicy, adapter, memoryBytes, vcpuCount, context.Logger,
+                    watch: sources.GuestFile is not null || sources.SiteFile is not null));
+                var initrdPath = parse.GetValue(initrd) ?? spec?.Initrd;
+                var consoleFile = (parse.GetValue(consoleLog) ?? policy.ConsoleDestination) is { } logPath ? resources.Own(OpenConsoleLog(logPath)) : null;
+                var request = new GuestRunRequest
+                {
+                    Image = descriptor,
+                    Initrd = initrdPath is null ? null : GuestImageOpener.ReadFile(initrdPath),
+                    CommandLine = parse.GetValue(cmdline) ?? spec?.Cmdline ?? "",
+                    MemoryBytes = memoryBytes,
+                    Vcpus = vcpuCount,
+                    CallPolicy = policy.Calls,
+                    CpuidMasks = policy.CpuidMasks,
+                    ConsoleOutput = consoleFile ?? context.Out,
+                    ConsoleInput = Console.IsInputRedirected ? Console.OpenStandardInput() : null,
+                    Timeout = seconds is { } t ? TimeSpan.FromSeconds(t) : NoTimeout,
+                    Logger = context.Logger,
+                    Patcher = policy.Filter(parse.GetValue(noPatch) ? null : ImagePatching.Create(context)),
+                };
+                var kvm = resources.Own(KvmAccess.Open(context));
+                try
+                {
+                    var guest = resources.Own(adapter.Prepare(request, new KvmMachineFactory(kvm, context.Logger)));
+                    return new PreparedGuest(adapter.Name, guest, policy, request.ConsoleOutput);
+                }
+                catch (GuestBuildException e)
+                {
+                    throw new CliError(ExitCodes.ImageError, $"{adapter.Name}: {e.Message}");
+                }
+            }
         });
         return command;
     }
 
     private sealed record RunReporting(bool Stats, string? StatsJson, EnforcingCallPolicy Policy);
 
-    private static int Run(CliContext context, IAbiAdapter adapter, GuestRunRequest request, RunReporting report, CancellationToken cancellation)
+    /// <summary>What the run needs once the guest is built: not the image, which is in guest memory by then.</summary>
+    private sealed record PreparedGuest(string AdapterName, IGuestRun Guest, RunPolicy Policy, TextWriter ConsoleOutput);
+
+    private static int Run(CliContext context, PreparedGuest guest, RunReporting report, CancellationToken cancellation)
     {
-        using var kvm = KvmAccess.Open(context);
         using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -96,28 +118,16 @@ public sealed class RunCommand : ICliCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            IGuestRun guest;
-            try
+            var outcome = KvmAccess.Guard(() => guest.Guest.Run(interrupt.Token));
+            guest.ConsoleOutput.Flush();
+            if (report.Stats)
             {
-                guest = adapter.Prepare(request, new KvmMachineFactory(kvm, context.Logger));
+                RunStatisticsWriter.Write(context.Error, outcome);
+                PolicyStatisticsWriter.Write(context.Error, report.Policy.Accounts());
             }
-            catch (GuestBuildException e)
-            {
-                throw new CliError(ExitCodes.ImageError, $"{adapter.Name}: {e.Message}");
-            }
-            using (guest)
-            {
-                var outcome = KvmAccess.Guard(() => guest.Run(interrupt.Token));
-                request.ConsoleOutput.Flush();
-                if (report.Stats)
-                {
-                    RunStatisticsWriter.Write(context.Error, outcome);
-                    PolicyStatisticsWriter.Write(context.Error, report.Policy.Accounts());
-                }
-                if (report.StatsJson is { } statsPath)
-                    WriteStatsJson(statsPath, RunStatsDocument.From(adapter.Name, outcome, report.Policy.Accounts()));
-                return ToExitCode(outcome);
-            }
+            if (report.StatsJson is { } statsPath)
+                WriteStatsJson(statsPath, RunStatsDocument.From(guest.AdapterName, outcome, report.Policy.Accounts()));
+            return ToExitCode(outcome);
         }
         finally
         {
