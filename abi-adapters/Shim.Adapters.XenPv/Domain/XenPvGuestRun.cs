@@ -18,9 +18,11 @@ namespace Shim.Adapters.XenPv.Domain;
 
 /// <summary>
 /// A built Xen-PV domain on one machine: turns the core's exits into runtime calls and the runtime's answers back
-/// into vCPU state and run-loop actions.
+/// into vCPU state and run-loop actions. Every online vCPU runs its own run loop on its own thread (the core's exit
+/// lock serialises their handlers); vCPU 0 starts the run, the others start at VCPUOP_up. The first vCPU to stop
+/// for a reason other than going offline ends the domain: the others are cancelled and every thread is joined.
 /// </summary>
-internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, IVirtualEventHandler, IGateHandler
+internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, IVirtualEventHandler, IGateHandler, IVcpuStarter
 {
     public const int TimerEventSource = 0x58_01;
     public const int KickEventSource = 0x58_02;
@@ -43,6 +45,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private readonly XenGuestWidth _width;
     private readonly Func<int, ulong, ulong> _hardwareCr3;
     private readonly XenGateGuard? _gateGuard;
+    private readonly VcpuThreads _threads;
     private VcpuRunRequest? _endRequest;
 
     /// <param name="hardwareCr3">Maps (vCPU, guest root frame) to the CR3 the real vCPU runs on (pv32: a hosting L4).</param>
@@ -69,23 +72,37 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         }
         for (var vector = 0; vector < 256; vector++)
             machine.Dispatcher.RegisterTrap(vector, this);
+        _threads = new VcpuThreads(machine.Vcpus.Count, id => machine.CreateRunner(id, this), IsOffline);
     }
 
     public GuestOutcome Run(CancellationToken cancellation)
     {
-        var runner = _machine.CreateRunner(0, this);
         var clock = Stopwatch.StartNew();
         _input?.Start();
-        var stop = runner.Run(new Shim.Core.Run.VcpuRunOptions(_timeout), cancellation);
+        var stop = _threads.Run(_timeout, cancellation);
         clock.Stop();
         _runtime.Console?.DrainOutput();
         var statistics = new RunStatistics(
-            [.. runner.Counters.NonZero().Select(e => (e.Kind.ToString(), e.Count))],
+            [.. _threads.Counters().Select(e => (e.Kind.ToString(), e.Count))],
             [.. _runtime.Dispatcher.Statistics.Snapshot().Where(c => c.Count > 0), .. _gateGuard?.Snapshot() ?? []],
             clock.Elapsed);
         var (end, message) = Describe(stop);
         return new GuestOutcome(end, message, statistics);
     }
+
+    /// <summary>VCPUOP_up (on another vCPU's thread, under the exit lock): load a first context, then run the vCPU.</summary>
+    public void Start(int vcpuId)
+    {
+        if (_runtime.Domain.Vcpus[vcpuId].StartState is { } start)
+        {
+            var state = start;
+            _runtime.Domain.Vcpus[vcpuId].StartState = null;
+            WriteBack(_machine.Vcpus[vcpuId], ref state);
+        }
+        _threads.Start(vcpuId);
+    }
+
+    private bool IsOffline(int vcpuId) => !_runtime.Domain.Vcpus[vcpuId].IsUp && _endRequest is null;
 
     public ExitAction Handle(SyscallExit syscall, IVcpuState vcpu)
     {
@@ -168,7 +185,8 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         var request = _runtime.PrepareResume(vcpu.Id, ref state);
         if (request.Kind == VcpuRunRequestKind.CrashDomain)
             _endRequest = request;
-        if (!state.Regs.Equals(before.Regs) || state.Cs != before.Cs || state.Ss != before.Ss)
+        // Another vCPU's TLB-flush request (a kick) is applied here, before the guest runs again.
+        if (!state.Regs.Equals(before.Regs) || state.Cs != before.Cs || state.Ss != before.Ss || _runtime.Domain.Vcpus[vcpu.Id].TlbFlushRequested)
             WriteBack(vcpu, ref state);
     }
 
@@ -193,7 +211,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     {
         var monitor = _machine.Monitor;
         var rsp = vcpu.Registers.Rsp;
-        if (rsp < monitor.VirtualBase || rsp + 48 > monitor.VirtualBase + MonitorLayout.Size)
+        if (rsp < monitor.VirtualBase || rsp + 48 > monitor.VirtualBase + monitor.TotalSize)
             return null;
         var frame = monitor.PhysicalBase + (rsp - monitor.VirtualBase);
         return (_machine.Memory.Read<ulong>(frame + 32), (ushort)_machine.Memory.Read<ulong>(frame + 40));
@@ -209,6 +227,12 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
             case VcpuRunRequestKind.CrashDomain:
                 _endRequest = request;
                 return ExitAction.StopRun(StopReason.GuestExited, $"domain crashed: {request.CrashReason}");
+        }
+        // VCPUOP_down, by this vCPU or (taking effect at its next exit) by another: the vCPU stops, the domain goes on.
+        if (!_runtime.Domain.Vcpus[vcpu.Id].IsUp)
+        {
+            WriteBack(vcpu, ref state);
+            return ExitAction.StopRun(StopReason.GuestExited, $"vCPU {vcpu.Id} went offline");
         }
         WriteBack(vcpu, ref state);
         if (_endRequest is { } pending)

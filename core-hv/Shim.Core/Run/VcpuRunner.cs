@@ -41,6 +41,13 @@ public sealed class VcpuRunner(
     /// <summary>Replays the VMM's page-table writes into KVM's shadow before each entry (adapter machines).</summary>
     public ShadowTableSync? TableSync { get; init; }
 
+    /// <summary>
+    /// The machine's "big hypervisor lock": held from an exit until the next KVM_RUN (event delivery, table replay,
+    /// dispatch), so handlers of different vCPUs never run at once. It is released while the guest runs and while
+    /// the vCPU sleeps waiting for an event, so a halted vCPU never holds up the others.
+    /// </summary>
+    public Lock? ExitLock { get; init; }
+
     public RunStop Run(VcpuRunOptions options, CancellationToken cancellation)
     {
         var timedOut = 0;
@@ -52,6 +59,7 @@ public sealed class VcpuRunner(
         using var cancel = cancellation.Register(vcpu.Kick);
         var deadline = DateTime.UtcNow + options.Timeout;
         mailbox.AttachKick(vcpu.Kick);
+        ExitLock?.Enter();
         try
         {
             while (true)
@@ -64,7 +72,17 @@ public sealed class VcpuRunner(
                 if (TableSync is not null && !TableSync.Flush())
                     continue;
 
-                var exit = classifier.Classify(vcpu.Run(), vcpu);
+                ExitLock?.Exit();
+                VmExit raw;
+                try
+                {
+                    raw = vcpu.Run();
+                }
+                finally
+                {
+                    ExitLock?.Enter();
+                }
+                var exit = classifier.Classify(raw, vcpu);
                 if (Enrich is not null)
                     exit = Enrich(exit);
                 Counters.Count(exit.Kind);
@@ -81,15 +99,29 @@ public sealed class VcpuRunner(
                     case ExitActionKind.WaitForEvent:
                         var left = deadline - DateTime.UtcNow;
                         if (left > TimeSpan.Zero)
-                            mailbox.WaitForEvent(left < options.MaxHaltSleep ? left : options.MaxHaltSleep, cancellation);
+                            WaitUnlocked(left < options.MaxHaltSleep ? left : options.MaxHaltSleep, cancellation);
                         break;
                 }
             }
         }
         finally
         {
+            ExitLock?.Exit();
             mailbox.AttachKick(null);
             vcpu.DetachThread();
+        }
+    }
+
+    private void WaitUnlocked(TimeSpan timeout, CancellationToken cancellation)
+    {
+        ExitLock?.Exit();
+        try
+        {
+            mailbox.WaitForEvent(timeout, cancellation);
+        }
+        finally
+        {
+            ExitLock?.Enter();
         }
     }
 
