@@ -221,6 +221,17 @@ public sealed class MicroMonitor
     }
 
     /// <summary>
+    /// True while the vCPU executes the monitor's own code (an entry stub that has not reported yet): its registers
+    /// are then the monitor's, not a guest boundary, so nothing may be delivered or replayed on it before it exits.
+    /// </summary>
+    public bool IsInMonitorCode(IVcpuState vcpu)
+    {
+        var rip = vcpu.Registers.Rip;
+        var code = VirtualBase + MonitorLayout.Stubs;
+        return vcpu.SpecialRegisters.Cs.Dpl == 0 && rip >= code && rip < VirtualBase + MonitorLayout.InterruptStackBottom;
+    }
+
+    /// <summary>
     /// Resumes the guest at the given state: CS and SS are loaded from the GDT with their hidden parts, so the
     /// CPL and mode (64-bit or compatibility) follow from the selectors. No IRET runs in the guest.
     /// </summary>

@@ -68,9 +68,14 @@ public sealed class VcpuRunner(
                     return new RunStop(StopReason.Cancelled, "run cancelled");
                 if (Volatile.Read(ref timedOut) != 0)
                     return new RunStop(StopReason.Timeout, $"guest did not finish within {options.Timeout.TotalSeconds:0.###} s", LastExit);
-                DeliverEvents();
-                if (TableSync is not null && !TableSync.Flush())
-                    continue;
+                // A kick that lands between an exception's delivery into a monitor stub and the stub's report leaves
+                // the vCPU in monitor code: let it report first, or an event would be injected over the trap.
+                if (!classifier.IsInMonitorCode(vcpu))
+                {
+                    DeliverEvents();
+                    if (TableSync is not null && !TableSync.Flush())
+                        continue;
+                }
 
                 ExitLock?.Exit();
                 VmExit raw;
