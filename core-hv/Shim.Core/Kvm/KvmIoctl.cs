@@ -25,4 +25,5 @@ internal static class KvmIoctl
     public static readonly nuint GetMsrs = Iowr(0x88, 8);
     public static readonly nuint SetMsrs = Iow(0x89, 8);
     public static readonly nuint SetCpuid2 = Iow(0x90, 8);
+    public static readonly nuint GetVcpuEvents = Ior(0x9f, 64);
 }

@@ -88,6 +88,18 @@ public sealed unsafe class KvmVcpu : IVcpuState, IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether KVM holds an exception it has not delivered yet (struct kvm_vcpu_events: exception.injected @0,
+    /// exception.pending @3). A signal can end KVM_RUN with one queued; it is delivered at the next entry, at
+    /// whatever RIP the VMM leaves, so nothing may redirect the vCPU before that.
+    /// </summary>
+    public bool HasUndeliveredException()
+    {
+        var events = stackalloc byte[64];
+        _fd.Ioctl(KvmIoctl.GetVcpuEvents, (nint)events, "KVM_GET_VCPU_EVENTS");
+        return events[0] != 0 || events[3] != 0;
+    }
+
     public ulong GetMsr(uint index)
     {
         Span<(uint Index, ulong Value)> one = [(index, 0)];

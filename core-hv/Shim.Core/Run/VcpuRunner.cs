@@ -60,6 +60,7 @@ public sealed class VcpuRunner(
         var deadline = DateTime.UtcNow + options.Timeout;
         mailbox.AttachKick(vcpu.Kick);
         ExitLock?.Enter();
+        var interrupted = false;
         try
         {
             while (true)
@@ -68,9 +69,11 @@ public sealed class VcpuRunner(
                     return new RunStop(StopReason.Cancelled, "run cancelled");
                 if (Volatile.Read(ref timedOut) != 0)
                     return new RunStop(StopReason.Timeout, $"guest did not finish within {options.Timeout.TotalSeconds:0.###} s", LastExit);
-                // A kick that lands between an exception's delivery into a monitor stub and the stub's report leaves
-                // the vCPU in monitor code: let it report first, or an event would be injected over the trap.
-                if (!classifier.IsInMonitorCode(vcpu))
+                // A kick can end KVM_RUN with an exception still queued in KVM, or after its delivery into a monitor
+                // stub but before the stub reported it. Either way the registers are no guest boundary: let the trap
+                // reach its handler first, or an event redirected here would be overtaken by it (KVM would push the
+                // queued #PF at the event callback's first instruction).
+                if (!(interrupted && vcpu.HasUndeliveredException()) && !classifier.IsInMonitorCode(vcpu))
                 {
                     DeliverEvents();
                     if (TableSync is not null && !TableSync.Flush())
@@ -88,6 +91,7 @@ public sealed class VcpuRunner(
                     ExitLock?.Enter();
                 }
                 var exit = classifier.Classify(raw, vcpu);
+                interrupted = exit is InterruptedExit;
                 if (Enrich is not null)
                     exit = Enrich(exit);
                 Counters.Count(exit.Kind);
