@@ -330,4 +330,20 @@ public sealed class MicroMonitorTests
 
         public MonitorRoutine AssembleTableTouch(ulong baseAddress, byte monitorPort) => new([], 0);
     }
+
+    [Fact]
+    public void A_vcpu_stopped_inside_a_stub_before_it_reported_is_in_monitor_code()
+    {
+        _vcpu.SpecialRegisters.Cs = SegmentDescriptor.Code64(0).ToSegmentRegister(MonitorLayout.CodeSelector);
+        _vcpu.Registers.Rip = _monitor.StubAddress(14);
+        Assert.True(_monitor.IsInMonitorCode(_vcpu));
+        Assert.True(new Shim.Core.Run.ExitClassifier(_monitor).IsInMonitorCode(_vcpu));
+
+        _vcpu.Registers.Rip = _monitor.VirtualBase + MonitorLayout.InterruptStackBottom;
+        Assert.False(_monitor.IsInMonitorCode(_vcpu));
+        _vcpu.Registers.Rip = _monitor.StubAddress(14);
+        _vcpu.SpecialRegisters.Cs = SegmentDescriptor.Code64(3).ToSegmentRegister(0x33); // guest code at that address is not the monitor
+        Assert.False(_monitor.IsInMonitorCode(_vcpu));
+        Assert.False(new Shim.Core.Run.ExitClassifier(null).IsInMonitorCode(_vcpu));
+    }
 }

@@ -36,6 +36,21 @@ public sealed class SetGdtHandler(XenDomainMemory domain) : IHypercallHandler
         for (int i = 0; i < frameCount; i++)
             frames[i] = listEntrySize == 8 ? BitConverter.ToUInt64(list[(i * 8)..]) : BitConverter.ToUInt32(list[(i * 4)..]);
 
+        long rc = Install(domain, caller.VcpuId, frames, entries);
+        if (rc == 0)
+            caller.RequestTlbFlush();
+        return rc;
+    }
+
+    /// <summary>
+    /// Types <paramref name="frames"/> as descriptor pages for <paramref name="vcpuId"/>'s GDT and loads them into the
+    /// monitor, dropping the old GDT's references; nothing changes when a frame fails. The caller holds the gate.
+    /// </summary>
+    internal static long Install(XenDomainMemory domain, int vcpuId, ReadOnlySpan<ulong> frames, uint entries)
+    {
+        if (entries > SegmentDescriptorRules.FirstReservedGdtEntry || frames.Length != (int)((entries + EntriesPerFrame - 1) / EntriesPerFrame))
+            return -XenErrno.EINVAL;
+        int frameCount = frames.Length;
         for (int i = 0; i < frameCount; i++)
         {
             if (domain.PageTables.GetTypeReference(frames[i], PageType.SegmentDescriptor) != 0)
@@ -46,7 +61,7 @@ public sealed class SetGdtHandler(XenDomainMemory domain) : IHypercallHandler
             }
         }
 
-        var state = domain.Vcpu(caller.VcpuId);
+        var state = domain.Vcpu(vcpuId);
         for (int i = 0; i < state.GdtFrameCount; i++)
             domain.PageTables.PutTypeReference(state.GdtFrames[i]);
         frames.CopyTo(state.GdtFrames);
@@ -60,8 +75,7 @@ public sealed class SetGdtHandler(XenDomainMemory domain) : IHypercallHandler
             int take = Math.Min(EntriesPerFrame, (int)entries - i * EntriesPerFrame);
             page[..take].CopyTo(descriptors.AsSpan(i * EntriesPerFrame));
         }
-        domain.DescriptorTables(caller.VcpuId).LoadGdt(descriptors);
-        caller.RequestTlbFlush();
+        domain.DescriptorTables(vcpuId).LoadGdt(descriptors);
         return 0;
     }
 }

@@ -25,6 +25,9 @@ public sealed class XenPvAdapter : IAbiAdapter
     /// <summary>A PML4 slot of Xen's reserved 256–271 range that no pv64 guest may map (256 is the M2P).</summary>
     public const int MonitorL4Slot = 270;
 
+    /// <summary>vcpu_info slots in shared_info (a guest without VCPUOP_register_vcpu_info needs one per vCPU).</summary>
+    public const int MaxVcpus = Events.SharedInfoLayout.LegacyVcpuInfoSlots;
+
     private const uint GuestTscMsr = 0x10; // IA32_TIME_STAMP_COUNTER
 
     /// <summary>Vectors whose monitor gate admits ring 3, as in Xen's IDT: int3 and into trap as #BP/#OF, not #GP.</summary>
@@ -39,15 +42,17 @@ public sealed class XenPvAdapter : IAbiAdapter
         var logger = request.Logger.ForContext<XenPvAdapter>();
         if (!Abis.Contains(request.Image.Abi) || request.Image.Xen is not { } xen)
             throw new GuestBuildException($"not a 64-bit or 32-bit PAE Xen-PV image (detected {request.Image.Abi})");
-        if (request.Vcpus != 1)
-            throw new GuestBuildException($"only 1 vCPU is supported so far (asked for {request.Vcpus})");
         var width = request.Image.Abi == GuestAbi.XenPv32Pae ? XenGuestWidth.Pv32Pae : XenGuestWidth.Pv64;
+        if (width == XenGuestWidth.Pv32Pae && request.Vcpus != 1)
+            throw new GuestBuildException($"32-bit PV guests run with 1 vCPU only so far (asked for {request.Vcpus}): VCPUOP_initialise reads the pv64 context");
+        if (request.Vcpus is < 1 or > MaxVcpus)
+            throw new GuestBuildException($"a Xen-PV guest can have 1..{MaxVcpus} vCPUs (asked for {request.Vcpus})");
         var patching = request.Patcher is { } patcher ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, width, machines.NativeCpuidVirtualized, logger) : null;
         var build = ToBuildRequest(request, xen, width, patching);
         var machine = machines.Create(new GuestMachineOptions
         {
             RamBytes = XenDomainBuilder.RequiredMemoryBytes(build),
-            VcpuCount = 1,
+            VcpuCount = request.Vcpus,
             MonitorL4Slot = MonitorL4Slot,
             UserSelectorBase = width == XenGuestWidth.Pv64 ? XenSelectors.FlatUserCs32OnPv64 : CompatSegments.FlatRing3Cs,
         });
@@ -77,6 +82,7 @@ public sealed class XenPvAdapter : IAbiAdapter
         UnmappedInitrd = xen.ModStartPfn,
         Initrd = request.Initrd ?? ReadOnlyMemory<byte>.Empty,
         CommandLine = request.CommandLine,
+        VcpuCount = request.Vcpus,
     };
 
     private static XenPvGuestRun Build(IGuestMachine machine, XenDomainBuildRequest build, GuestRunRequest request, XenKernelPatcher? patching, ILogger logger)
@@ -120,6 +126,7 @@ public sealed class XenPvAdapter : IAbiAdapter
 
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
+        XenPvGuestRun? run = null;
         var clock = new HostXenClock(() => machine.GetMsr(0, GuestTscMsr), machine.GuestTscKhz * 1000);
         // The lambdas live as long as the guest: they capture the width, not the build request and its image bytes.
         var width = build.Width;
@@ -129,6 +136,7 @@ public sealed class XenPvAdapter : IAbiAdapter
             {
                 Width = build.Width,
                 SharedInfoAddress = result.Physical.SharedInfoFrame << 12,
+                VcpuCount = build.VcpuCount,
                 NrPages = result.Physical.RamFrames,
                 MaxPages = result.Physical.RamFrames,
             },
@@ -144,7 +152,9 @@ public sealed class XenPvAdapter : IAbiAdapter
         };
         // Native CPUID (what a patched forced-emulation site runs) and the emulated prefix give the same answers.
         var cpuidSource = XenNativeCpuid.SourceFrom(machine.HostCpuid);
-        machine.SetCpuid(0, XenNativeCpuid.Build(machine.HostCpuid, new CpuidPolicy(cpuidSource, runtimeOptions.Cpuid)));
+        var cpuid = XenNativeCpuid.Build(machine.HostCpuid, new CpuidPolicy(cpuidSource, runtimeOptions.Cpuid)).ToList();
+        for (var id = 0; id < build.VcpuCount; id++)
+            machine.SetCpuid(id, cpuid);
         runtime = new XenPvVcpuRuntime(
             runtimeOptions,
             new XenPvRuntimeServices
@@ -159,6 +169,8 @@ public sealed class XenPvAdapter : IAbiAdapter
                 CpuidSource = cpuidSource,
                 Logger = logger,
                 CallPolicy = request.CallPolicy,
+                VcpuContexts = new XenVcpuContextMemory(domainMemory),
+                VcpuStarter = new RunStarter(() => run!),
             });
         foreach (var (number, handler) in XenMemoryHypercalls.Create(domainMemory))
             runtime.Dispatcher.Register(number, handler);
@@ -169,10 +181,12 @@ public sealed class XenPvAdapter : IAbiAdapter
         vcpu0.KernelSp = result.Vcpu0.KernelSp;
         vcpu0.IsUp = true;
         runtime.AttachDevices(new GuestPhysicalAddress(result.Layout.XenstorePfn << 12), new GuestPhysicalAddress(result.Layout.ConsolePfn << 12),
-            new XenstoreDomainInfo { MemoryKib = request.MemoryBytes >> 10 });
+            new XenstoreDomainInfo { MemoryKib = request.MemoryBytes >> 10, VcpuCount = build.VcpuCount });
 
         machine.AttachCodeReader(new GuestPageTableCodeReader(machine.Memory, runtime.Domain));
-        machine.EnterLongMode(0, hardwareCr3(0, result.Vcpu0.RootFrame));
+        // Secondary vCPUs get the monitor's tables and MSRs now; VCPUOP_initialise/up supply their registers and root.
+        for (var id = 0; id < build.VcpuCount; id++)
+            machine.EnterLongMode(id, hardwareCr3(0, result.Vcpu0.RootFrame));
         var state = machine.Vcpus[0];
         state.Registers = default;
         state.Registers.Rsi = result.Vcpu0.Rsi;
@@ -182,7 +196,7 @@ public sealed class XenPvAdapter : IAbiAdapter
                 result.Vcpu0.Ds, result.Vcpu0.Es, result.Vcpu0.Fs, result.Vcpu0.Gs);
         machine.Monitor.Resume(state, result.Vcpu0.Cs, result.Vcpu0.Ss, result.Vcpu0.Rip, result.Vcpu0.Rsp, result.Vcpu0.Rflags);
         var gateGuard = patching is null ? null : new XenGateGuard(patching.GateSites, logger);
-        var run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, hardwareCr3, gateGuard, logger);
+        run = new XenPvGuestRun(machine, runtime, domainMemory, request.ConsoleInput, request.Timeout, hardwareCr3, gateGuard, logger);
         runtime.Start();
         logger.Information("xen-pv {Width} domain built: entry 0x{Entry:x}, {Frames} RAM frames, root frame 0x{Root:x}",
             build.Width, result.Vcpu0.Rip, result.Physical.RamFrames, result.Vcpu0.RootFrame);
@@ -197,9 +211,23 @@ public sealed class XenPvAdapter : IAbiAdapter
         public void Kick(int vcpuId) => machine.Mailbox(vcpuId).Post(new Shim.Core.Events.VirtualEvent(XenPvGuestRun.KickEventSource, 0));
     }
 
-    /// <summary>Other vCPUs reload CR3 on their next entry; with one vCPU this is the caller's own request.</summary>
+    /// <summary>
+    /// Another vCPU reloads CR3 before it next runs guest code: a running one is kicked so that happens now (not
+    /// waited for — Xen's flush is synchronous, see xen-run.md); a blocked or offline one picks it up when it resumes.
+    /// </summary>
     private sealed class KickingTlbFlushes(Func<XenPvVcpuRuntime> runtime) : ITlbFlushRequests
     {
-        public void RequestFlush(int vcpuId) => runtime().Domain.Vcpus[vcpuId].RequestTlbFlush();
+        public void RequestFlush(int vcpuId)
+        {
+            var target = runtime().Domain.Vcpus[vcpuId];
+            target.RequestTlbFlush();
+            if (target.IsUp && runtime().Runstate.StateOf(vcpuId) == Time.Runstate.Running)
+                target.Domain.Kick(vcpuId);
+        }
+    }
+
+    private sealed class RunStarter(Func<IVcpuStarter> run) : IVcpuStarter
+    {
+        public void Start(int vcpuId) => run().Start(vcpuId);
     }
 }

@@ -18,9 +18,11 @@ namespace Shim.Adapters.XenPv.Domain;
 
 /// <summary>
 /// A built Xen-PV domain on one machine: turns the core's exits into runtime calls and the runtime's answers back
-/// into vCPU state and run-loop actions.
+/// into vCPU state and run-loop actions. Every online vCPU runs its own run loop on its own thread (the core's exit
+/// lock serialises their handlers); vCPU 0 starts the run, the others start at VCPUOP_up. The first vCPU to stop
+/// for a reason other than going offline ends the domain: the others are cancelled and every thread is joined.
 /// </summary>
-internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, IVirtualEventHandler, IGateHandler
+internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, IVirtualEventHandler, IGateHandler, IVcpuStarter
 {
     public const int TimerEventSource = 0x58_01;
     public const int KickEventSource = 0x58_02;
@@ -44,7 +46,8 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     private readonly Func<int, ulong, ulong> _hardwareCr3;
     private readonly XenGateGuard? _gateGuard;
     private const int MaxReadOnlyWriteReports = 8;
-    private readonly ExitTrail _trail = new();
+    private readonly VcpuThreads _threads;
+    private readonly ExitTrail[] _trails;
     private int _readOnlyWriteReports;
     private VcpuRunRequest? _endRequest;
 
@@ -72,30 +75,45 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         }
         for (var vector = 0; vector < 256; vector++)
             machine.Dispatcher.RegisterTrap(vector, this);
+        _threads = new VcpuThreads(machine.Vcpus.Count, id => machine.CreateRunner(id, this), IsOffline);
+        _trails = [.. Enumerable.Range(0, machine.Vcpus.Count).Select(_ => new ExitTrail())];
     }
 
     public GuestOutcome Run(CancellationToken cancellation)
     {
-        var runner = _machine.CreateRunner(0, this);
         var clock = Stopwatch.StartNew();
         _input?.Start();
-        var stop = runner.Run(new Shim.Core.Run.VcpuRunOptions(_timeout), cancellation);
+        var stop = _threads.Run(_timeout, cancellation);
         clock.Stop();
         _runtime.Console?.DrainOutput();
         var statistics = new RunStatistics(
-            [.. runner.Counters.NonZero().Select(e => (e.Kind.ToString(), e.Count))],
+            [.. _threads.Counters().Select(e => (e.Kind.ToString(), e.Count))],
             [.. _runtime.Dispatcher.Statistics.Snapshot().Where(c => c.Count > 0), .. _gateGuard?.Snapshot() ?? []],
             clock.Elapsed);
         var (end, message) = Describe(stop);
         return new GuestOutcome(end, message, statistics);
     }
 
+    /// <summary>VCPUOP_up (on another vCPU's thread, under the exit lock): load a first context, then run the vCPU.</summary>
+    public void Start(int vcpuId)
+    {
+        if (_runtime.Domain.Vcpus[vcpuId].StartState is { } start)
+        {
+            var state = start;
+            _runtime.Domain.Vcpus[vcpuId].StartState = null;
+            WriteBack(_machine.Vcpus[vcpuId], ref state);
+        }
+        _threads.Start(vcpuId);
+    }
+
+    private bool IsOffline(int vcpuId) => !_runtime.Domain.Vcpus[vcpuId].IsUp && _endRequest is null;
+
     public ExitAction Handle(SyscallExit syscall, IVcpuState vcpu)
     {
         // pv32 user code would reach here by sysenter/syscall: Xen's compat sysenter callback is not modelled yet.
         if (syscall.Entry != SyscallEntry.Syscall64 || _width != XenGuestWidth.Pv64)
             return ExitAction.StopRun(StopReason.Unhandled, $"{syscall.Entry} from a {_width} PV guest at rip 0x{syscall.ReturnRip:x} is not supported", syscall);
-        _trail.Record('S', syscall.ReturnRip, syscall.Call);
+        _trails[vcpu.Id].Record('S', syscall.ReturnRip, syscall.Call);
         var state = CurrentState(vcpu);
         // SYSCALL left RSP alone and put the return RIP/RFLAGS in RCX/R11. The vCPU now holds the monitor's
         // selectors; a pv64 guest makes 64-bit SYSCALLs only from Xen's flat CS64/SS in either guest mode.
@@ -112,7 +130,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     /// <summary>A patched hypercall site (<c>out %eax, $gate</c>): RIP is already past the two-byte instruction.</summary>
     public ExitAction Handle(GateExit gate, IVcpuState vcpu)
     {
-        _trail.Record('H', gate.ResumeRip, gate.Call);
+        _trails[vcpu.Id].Record('H', gate.ResumeRip, gate.Call);
         var state = CurrentState(vcpu);
         switch (_gateGuard!.Check(gate.ResumeRip, gate.Call, _runtime.Domain.Vcpus[vcpu.Id].IsGuestKernel(state)))
         {
@@ -129,7 +147,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
 
     public ExitAction Handle(Shim.Core.Exits.TrapExit trap, IVcpuState vcpu)
     {
-        _trail.Record('T', trap.Frame.Rip, (ulong)trap.Vector);
+        _trails[vcpu.Id].Record('T', trap.Frame.Rip, (ulong)trap.Vector);
         var state = CurrentState(vcpu);
         state.Regs.Rip = trap.Frame.Rip;
         state.Regs.Rsp = trap.Frame.Rsp;
@@ -165,7 +183,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
 
     public void Deliver(VirtualEvent virtualEvent, IVcpuState vcpu)
     {
-        _trail.Record('E', vcpu.Registers.Rip, (ulong)virtualEvent.Source);
+        _trails[vcpu.Id].Record('E', vcpu.Registers.Rip, (ulong)virtualEvent.Source);
         switch (virtualEvent.Source)
         {
             case TimerEventSource:
@@ -181,7 +199,8 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         var request = _runtime.PrepareResume(vcpu.Id, ref state);
         if (request.Kind == VcpuRunRequestKind.CrashDomain)
             _endRequest = request;
-        if (!state.Regs.Equals(before.Regs) || state.Cs != before.Cs || state.Ss != before.Ss)
+        // Another vCPU's TLB-flush request (a kick) is applied here, before the guest runs again.
+        if (!state.Regs.Equals(before.Regs) || state.Cs != before.Cs || state.Ss != before.Ss || _runtime.Domain.Vcpus[vcpu.Id].TlbFlushRequested)
             WriteBack(vcpu, ref state);
     }
 
@@ -206,7 +225,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     {
         var monitor = _machine.Monitor;
         var rsp = vcpu.Registers.Rsp;
-        if (rsp < monitor.VirtualBase || rsp + 48 > monitor.VirtualBase + MonitorLayout.Size)
+        if (rsp < monitor.VirtualBase || rsp + 48 > monitor.VirtualBase + monitor.TotalSize)
             return null;
         var frame = monitor.PhysicalBase + (rsp - monitor.VirtualBase);
         return (_machine.Memory.Read<ulong>(frame + 32), (ushort)_machine.Memory.Read<ulong>(frame + 40));
@@ -222,6 +241,12 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
             case VcpuRunRequestKind.CrashDomain:
                 _endRequest = request;
                 return ExitAction.StopRun(StopReason.GuestExited, $"domain crashed: {request.CrashReason}");
+        }
+        // VCPUOP_down, by this vCPU or (taking effect at its next exit) by another: the vCPU stops, the domain goes on.
+        if (!_runtime.Domain.Vcpus[vcpu.Id].IsUp)
+        {
+            WriteBack(vcpu, ref state);
+            return ExitAction.StopRun(StopReason.GuestExited, $"vCPU {vcpu.Id} went offline");
         }
         WriteBack(vcpu, ref state);
         if (_endRequest is { } pending)
@@ -252,20 +277,24 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
     }
 
     /// <summary>
-    /// What a stuck guest was doing: its mode and event state, its timer, the timer and console ports, and its last
-    /// exits (S syscall, H gate hypercall, T trap, E event; hex numbers, xN = N times in a row).
+    /// What a stuck guest was doing, per vCPU: its mode and event state, its timer, the timer port, and its last
+    /// exits (S syscall, H gate hypercall, T trap, E event; hex numbers, xN = N times in a row); then the console port.
     /// </summary>
-    private string DescribeVcpu()
+    private string DescribeVcpus()
     {
-        var vcpu = _runtime.Domain.Vcpus[0];
         var timers = _runtime.Timers;
-        var deadline = timers.SingleshotDeadline(0);
-        var timer = deadline == 0 ? "no singleshot timer" : $"singleshot timer in {((long)deadline - (long)timers.Now) / 1_000_000} ms";
         var events = _runtime.Domain.Events;
         string Port(string name, uint port) => $"{name} port {port}{(events.IsPending(port) ? " pending" : "")}{(events.IsMasked(port) ? " masked" : "")}";
-        return $"vCPU 0 in guest-{(vcpu.InKernelMode ? "kernel" : "user")} mode, {_runtime.Runstate.StateOf(0)}, " +
-            $"upcall mask {vcpu.UpcallMask} pending {vcpu.UpcallPending}, {timer}, periodic {timers.PeriodNs(0) / 1_000_000} ms, " +
-            $"{Port("timer", events.VirqPort(0, Events.Virq.Timer))}, {Port("console", _runtime.Console?.Port ?? 0)}; last exits: {_trail.Describe()}";
+        string Describe(XenVcpu vcpu)
+        {
+            var id = vcpu.VcpuId;
+            var deadline = timers.SingleshotDeadline(id);
+            var timer = deadline == 0 ? "no singleshot timer" : $"singleshot timer in {((long)deadline - (long)timers.Now) / 1_000_000} ms";
+            return $"vCPU {id} in guest-{(vcpu.InKernelMode ? "kernel" : "user")} mode, {_runtime.Runstate.StateOf(id)}, " +
+                $"upcall mask {vcpu.UpcallMask} pending {vcpu.UpcallPending}, {timer}, periodic {timers.PeriodNs(id) / 1_000_000} ms, " +
+                $"{Port("timer", events.VirqPort(id, Events.Virq.Timer))}; last exits: {_trails[id].Describe()}";
+        }
+        return string.Join("; ", _runtime.Domain.Vcpus.Where(v => v.IsUp).Select(Describe).Append(Port("console", _runtime.Console?.Port ?? 0)));
     }
 
     private (GuestEnd End, string Message) Describe(RunStop stop)
@@ -286,7 +315,7 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         }
         return stop.Reason switch
         {
-            StopReason.Timeout => (GuestEnd.Timeout, $"{stop.Message} ({DescribeVcpu()})"),
+            StopReason.Timeout => (GuestEnd.Timeout, $"{stop.Message} ({DescribeVcpus()})"),
             StopReason.Cancelled => (GuestEnd.Cancelled, stop.Message),
             StopReason.TripleFault => (GuestEnd.TripleFault, stop.Message),
             StopReason.InternalError => (GuestEnd.EmulationFailure, stop.Message),

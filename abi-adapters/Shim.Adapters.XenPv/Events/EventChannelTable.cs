@@ -11,6 +11,9 @@ public interface IVcpuInfoDirectory
     GuestPhysicalAddress VcpuInfoAddress(int vcpuId);
 
     void Kick(int vcpuId);
+
+    /// <summary>A port of this vCPU became pending while masked: wake it only if it sleeps in SCHEDOP_poll.</summary>
+    void WakeIfPolling(int vcpuId);
 }
 
 /// <summary>
@@ -265,7 +268,11 @@ public sealed class EventChannelTable
     {
         if (GuestBitmaps.TestAndSet(_memory, PendingWord(port), _layout.WordBytes, BitOf(port)))
             return;
-        MarkSelectorAndUpcall(port, vcpu, checkMask: true);
+        // Linux's PV spinlocks poll a masked IPI port: the poller must wake although no upcall is raised.
+        if (GuestBitmaps.Test(_memory, MaskWord(port), _layout.WordBytes, BitOf(port)))
+            _vcpus.WakeIfPolling(vcpu);
+        else
+            MarkSelectorAndUpcall(port, vcpu);
     }
 
     private void MarkSelectorAndUpcall(uint port, int vcpu, bool checkMask = false)

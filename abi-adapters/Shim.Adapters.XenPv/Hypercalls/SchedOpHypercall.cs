@@ -91,6 +91,7 @@ public sealed class SchedOpHypercall : XenPvHypercallHandler
                 return 0;
         }
         vcpu.PendingRequest = new VcpuRunRequest(VcpuRunRequestKind.Poll, PollPorts: ports, PollDeadlineNs: timeout);
+        vcpu.IsPolling = true;
         return 0;
     }
 }

@@ -6,12 +6,13 @@ using Shim.Core.Memory;
 namespace Shim.Adapters.XenPv.Hypercalls;
 
 /// <summary>
-/// vcpu_op(cmd, vcpuid, arg) (xen/common/domain.c): is_up, runstate area and info, vcpu_info placement, periodic and
-/// singleshot timers, the vDSO time area. Secondary vCPU bring-up (initialise, down; up of a never-initialised vCPU is
-/// -EINVAL) and send_nmi are not implemented yet
-/// and answer -ENOSYS.
+/// vcpu_op(cmd, vcpuid, arg) (xen/common/domain.c): initialise (pv64), up, down, is_up, runstate area and info,
+/// vcpu_info placement, periodic and singleshot timers, the vDSO time area. send_nmi answers -ENOSYS.
 /// </summary>
-public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate, GuestTimePublisher time) : XenPvHypercallHandler
+/// <param name="contextMemory">The memory side of VCPUOP_initialise; without it initialise is -ENOSYS.</param>
+/// <param name="starter">Runs a vCPU that comes up; without it "up" only changes the vCPU's state.</param>
+public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate, GuestTimePublisher time,
+    IVcpuContextMemory? contextMemory = null, IVcpuStarter? starter = null) : XenPvHypercallHandler
 {
     public const uint Initialise = 0;
     public const uint Up = 1;
@@ -40,13 +41,16 @@ public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate, 
         {
             case IsUp:
                 return target.IsUp ? 1 : 0;
+            case Initialise:
+                return VcpuInitialise.Run(vcpu, target, arg, contextMemory);
             case Up:
-                // Only vCPU 0 is ever initialised until VCPUOP_initialise is implemented.
-                return target.IsUp ? 0 : Errno(XenErrno.EINVAL);
+                return BringUp(target);
+            case Down:
+                return TakeDown(vcpu, target);
             case GetRunstateInfo:
                 return runstate.WriteInfo(vcpu, target.VcpuId, arg) ? 0 : Errno(XenErrno.EFAULT);
             case RegisterRunstateMemoryArea:
-                return memory.TryReadNative(vcpu.Width, arg, out var area) ? runstate.Register(target, area) : Errno(XenErrno.EFAULT);
+                return memory.TryReadNative(vcpu.Width, arg, out var area) ? runstate.Register(vcpu, target, area) : Errno(XenErrno.EFAULT);
             case SetPeriodicTimer:
                 return memory.TryReadUInt64(arg, out var period) ? timers.SetPeriodic(target.VcpuId, period) : Errno(XenErrno.EFAULT);
             case StopPeriodicTimer:
@@ -73,6 +77,34 @@ public sealed class VcpuOpHypercall(XenTimers timers, RunstateTracker runstate, 
             default:
                 return Errno(XenErrno.ENOSYS);
         }
+    }
+
+    private long BringUp(XenVcpu target)
+    {
+        if (!target.IsInitialised)
+            return Errno(XenErrno.EINVAL);
+        if (target.IsUp)
+            return 0;
+        target.IsUp = true;
+        runstate.Change(target, Runstate.Running);
+        starter?.Start(target.VcpuId);
+        return 0;
+    }
+
+    /// <summary>A vCPU taking itself down stops at once; another one stops at its next exit. The last online vCPU stays up.</summary>
+    private long TakeDown(XenVcpu caller, XenVcpu target)
+    {
+        if (!target.IsUp)
+            return 0;
+        if (caller.Domain.Vcpus.Count(v => v.IsUp) == 1)
+            return Errno(XenErrno.EINVAL);
+        target.IsUp = false;
+        runstate.Change(target, Runstate.Offline);
+        if (target == caller)
+            caller.PendingRequest = new VcpuRunRequest(VcpuRunRequestKind.Offline);
+        else
+            caller.Domain.Kick(target.VcpuId);
+        return 0;
     }
 
     private static long RegisterVcpuInfoArea(XenVcpu caller, XenVcpu target, ulong arg)

@@ -56,10 +56,20 @@ public sealed class RunstateTracker
         Publish(vcpu);
     }
 
-    /// <summary>VCPUOP_register_runstate_memory_area: remember the area and fill it at once. A NULL handle unregisters.</summary>
-    public long Register(XenVcpu target, ulong area)
+    /// <summary>
+    /// VCPUOP_register_runstate_memory_area: remember the area and fill it at once. A NULL handle unregisters. For
+    /// another vCPU (Linux registers a secondary's area before it ever runs) Xen fills it through the caller's
+    /// address space and ignores a failed copy.
+    /// </summary>
+    public long Register(XenVcpu caller, XenVcpu target, ulong area)
     {
         target.RunstateAreaAddress = area;
+        if (target != caller)
+        {
+            if (area != 0)
+                Write(caller, _entries[target.VcpuId], area, withUpdateFlag: false);
+            return 0;
+        }
         return area == 0 || Publish(target) ? 0 : XenErrno.Result(XenErrno.EFAULT);
     }
 

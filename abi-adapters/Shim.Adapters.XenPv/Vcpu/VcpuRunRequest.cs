@@ -20,6 +20,9 @@ public enum VcpuRunRequestKind
 
     /// <summary>Xen would crash the domain here (<see cref="VcpuRunRequest.CrashReason"/>).</summary>
     CrashDomain,
+
+    /// <summary>VCPUOP_down: this vCPU stops running until VCPUOP_up; the domain goes on.</summary>
+    Offline,
 }
 
 /// <summary>SHUTDOWN_* reasons (public/sched.h).</summary>

@@ -56,6 +56,12 @@ public sealed class XenDomain : IVcpuInfoDirectory
 
     public void Kick(int vcpuId) => _kicker.Kick(vcpuId);
 
+    public void WakeIfPolling(int vcpuId)
+    {
+        if (_vcpus[vcpuId].IsPolling)
+            _kicker.Kick(vcpuId);
+    }
+
     /// <summary>DOMID_SELF (0x7FF0) or the domain's own id.</summary>
     public bool IsSelf(ulong domainId) => domainId == DomidSelf || domainId == DomainId;
 

@@ -39,6 +39,12 @@ public sealed record XenPvRuntimeServices
 
     public required ILogger Logger { get; init; }
 
+    /// <summary>The memory side of VCPUOP_initialise (roots, GDT, LDT); without it secondary vCPUs cannot be initialised.</summary>
+    public IVcpuContextMemory? VcpuContexts { get; init; }
+
+    /// <summary>Runs a vCPU brought online by VCPUOP_up.</summary>
+    public IVcpuStarter? VcpuStarter { get; init; }
+
     /// <summary>The ops policy every hypercall is put to before dispatch.</summary>
     public ICallPolicy CallPolicy { get; init; } = AllowAllCallPolicy.Instance;
 }
@@ -162,6 +168,7 @@ public sealed class XenPvVcpuRuntime
     public VcpuRunRequest PrepareResume(int vcpuId, ref GuestRegisterState state, VcpuRunRequest request = default)
     {
         var vcpu = Domain.Vcpus[vcpuId];
+        vcpu.IsPolling = false;
         if (Runstate.StateOf(vcpuId) == Time.Runstate.Blocked)
             Runstate.Change(vcpu, Time.Runstate.Running);
         var delivered = _delivery.TryDeliverUpcall(vcpu, ref state);
@@ -185,7 +192,7 @@ public sealed class XenPvVcpuRuntime
         d.Register(Hypercall.SchedOp, new SchedOpHypercall());
         d.Register(Hypercall.SchedOpCompat, new SchedOpCompatHypercall());
         d.Register(Hypercall.SetTimerOp, new SetTimerOpHypercall(Timers));
-        d.Register(Hypercall.VcpuOp, new VcpuOpHypercall(Timers, Runstate, _time));
+        d.Register(Hypercall.VcpuOp, new VcpuOpHypercall(Timers, Runstate, _time, services.VcpuContexts, services.VcpuStarter));
         d.Register(Hypercall.EventChannelOp, new EventChannelOpHypercall());
         d.Register(Hypercall.EventChannelOpCompat, new EventChannelOpCompatHypercall());
         d.Register(Hypercall.PhysdevOp, new PhysdevOpHypercall());

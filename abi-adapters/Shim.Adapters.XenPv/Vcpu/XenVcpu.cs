@@ -24,6 +24,7 @@ public sealed class XenVcpu : IXenCallContext
         VcpuInfoAddress = domain.SharedInfoAddress + (ulong)(vcpuId * SharedInfoLayout.VcpuInfoSize);
         VirtualCr4 = domain.Options.HostOwnedCr4;
         IsUp = vcpuId == 0;
+        IsInitialised = vcpuId == 0;
     }
 
     public XenDomain Domain { get; }
@@ -50,6 +51,15 @@ public sealed class XenVcpu : IXenCallContext
 
     /// <summary>Only vCPU 0 is online at start; the others wait for VCPUOP_initialise/up.</summary>
     public bool IsUp { get; set; }
+
+    /// <summary>Has a context (vCPU 0 from the domain builder, the others from VCPUOP_initialise); Xen's is_initialised.</summary>
+    public bool IsInitialised { get; set; }
+
+    /// <summary>The registers VCPUOP_initialise gave a vCPU that has not run yet; loaded when it first comes up.</summary>
+    public GuestRegisterState? StartState { get; set; }
+
+    /// <summary>Sleeping in SCHEDOP_poll: a port becoming pending wakes it even while masked.</summary>
+    public bool IsPolling { get; set; }
 
     public ushort KernelSs { get; set; }
 
@@ -109,6 +119,8 @@ public sealed class XenVcpu : IXenCallContext
     public VcpuRunRequest PendingRequest { get; set; }
 
     public void RequestTlbFlush() => _tlbFlushRequested = true;
+
+    public bool TlbFlushRequested => _tlbFlushRequested;
 
     /// <summary>Returns and clears the TLB-flush request.</summary>
     public bool ConsumeTlbFlushRequest()

@@ -53,6 +53,9 @@ public sealed class KvmGuestMachine : IGuestMachine
     public IReadOnlyList<IVcpuState> Vcpus => _vcpus;
     public IReadOnlyList<CpuidLeaf> HostCpuid { get; }
     public PageTableWriteLog PageTableWrites { get; } = new();
+
+    /// <summary>One lock for all vCPUs' exit handling (see <see cref="VcpuRunner.ExitLock"/>).</summary>
+    private Lock ExitLock { get; } = new();
     private ushort UserSelectorBase { get; }
 
     public static KvmGuestMachine Create(KvmSystem kvm, GuestMachineOptions options, IMonitorCodeAssembler assembler, ILogger logger)
@@ -66,8 +69,9 @@ public sealed class KvmGuestMachine : IGuestMachine
         {
             vm.AddMemory(new GuestPhysicalAddress(0), options.RamBytes, "ram");
             var monitorBase = new GuestPhysicalAddress(Math.Max(FourGiB, AlignUp(options.RamBytes)));
-            vm.AddMemory(monitorBase, MonitorLayout.Size, "monitor");
-            var monitor = new MicroMonitor(vm.Memory, monitorBase, options.MonitorL4Slot, assembler);
+            var monitorSize = MonitorLayout.TotalSize(options.VcpuCount);
+            vm.AddMemory(monitorBase, monitorSize, "monitor");
+            var monitor = new MicroMonitor(vm.Memory, monitorBase, options.MonitorL4Slot, assembler, vcpuCount: options.VcpuCount);
             monitor.MapPhysicalMemory(options.RamBytes);
             var hostCpuid = kvm.GetSupportedCpuid();
             var vcpus = new KvmVcpu[options.VcpuCount];
@@ -76,7 +80,7 @@ public sealed class KvmGuestMachine : IGuestMachine
                 vcpus[id] = vm.CreateVcpu(id);
                 vcpus[id].SetCpuid(hostCpuid);
             }
-            var nextRegion = new GuestPhysicalAddress(AlignUp(monitorBase.Value + MonitorLayout.Size));
+            var nextRegion = new GuestPhysicalAddress(AlignUp(monitorBase.Value + monitorSize));
             return new KvmGuestMachine(vm, vcpus, monitor, options, [.. hostCpuid.Select(ToLeaf)], nextRegion, logger);
         }
         catch
@@ -125,6 +129,7 @@ public sealed class KvmGuestMachine : IGuestMachine
         {
             Enrich = exit => _codeReader?.WithInstructionBytes(exit, _vcpus[vcpu]) ?? exit,
             TableSync = new ShadowTableSync(_vcpus[vcpu], Memory, Monitor, PageTableWrites, counters),
+            ExitLock = ExitLock,
         };
     }
 

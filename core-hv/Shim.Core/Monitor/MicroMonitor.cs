@@ -21,17 +21,20 @@ public sealed class MicroMonitor
     private readonly IGuestMemory _memory;
     private readonly int _stubStride;
 
+    /// <param name="vcpuCount">vCPUs that get their own TSS and stacks; the memory must hold <see cref="MonitorLayout.TotalSize"/>.</param>
     public MicroMonitor(IGuestMemory memory, GuestPhysicalAddress physicalBase, int l4Slot, IMonitorCodeAssembler assembler,
-        byte monitorPort = DefaultPort)
+        byte monitorPort = DefaultPort, int vcpuCount = 1)
     {
-        if (!physicalBase.IsPageAligned || !memory.Contains(physicalBase, MonitorLayout.Size))
-            throw new ArgumentException($"monitor memory {physicalBase}+0x{MonitorLayout.Size:x} is not page-aligned guest memory");
+        TotalSize = MonitorLayout.TotalSize(vcpuCount);
+        if (!physicalBase.IsPageAligned || !memory.Contains(physicalBase, TotalSize))
+            throw new ArgumentException($"monitor memory {physicalBase}+0x{TotalSize:x} is not page-aligned guest memory");
+        VcpuCount = vcpuCount;
         _memory = memory;
         PhysicalBase = physicalBase;
         L4Slot = l4Slot;
         VirtualBase = PageTableEntry.SlotBase(l4Slot);
         MonitorPort = monitorPort;
-        memory.Clear(physicalBase, (int)MonitorLayout.Size);
+        memory.Clear(physicalBase, (int)TotalSize);
 
         var code = assembler.AssembleEntryStubs(VirtualBase + MonitorLayout.Stubs, monitorPort, MonitorEntry.Count);
         if (code.Stride <= 0 || code.Code.Length != code.Stride * MonitorEntry.Count
@@ -52,7 +55,8 @@ public sealed class MicroMonitor
 
         BuildPageTables();
         BuildGdt();
-        BuildTss();
+        for (var vcpu = 0; vcpu < vcpuCount; vcpu++)
+            BuildTss(MonitorCpuArea.For(vcpu));
         for (var vector = 0; vector < MonitorEntry.VectorCount; vector++)
             WriteGate(vector, dpl: 0);
         PageTablePool = new PageAllocator(memory, physicalBase + MonitorLayout.PagePool, physicalBase + MonitorLayout.Size);
@@ -63,6 +67,12 @@ public sealed class MicroMonitor
     public int L4Slot { get; }
     public byte MonitorPort { get; }
 
+    /// <summary>vCPUs with a private TSS, stacks and touch list.</summary>
+    public int VcpuCount { get; }
+
+    /// <summary>Bytes of monitor memory from <see cref="PhysicalBase"/>, per-vCPU areas included.</summary>
+    public ulong TotalSize { get; }
+
     /// <summary>The PML4 entry to install at <see cref="L4Slot"/> in every guest root table (supervisor-only).</summary>
     public ulong L4Entry => PageTableEntry.Make((PhysicalBase + MonitorLayout.PageTables).Value, PageFlags.Present | PageFlags.Writable);
 
@@ -72,8 +82,19 @@ public sealed class MicroMonitor
     /// <summary>Pages for page tables the VMM builds itself (flat programs); they live outside guest RAM.</summary>
     public PageAllocator PageTablePool { get; }
 
-    /// <summary>Where the page-table touch routine and its run list live (used by <see cref="Run.ShadowTableSync"/>).</summary>
+    /// <summary>Where the page-table touch routine and vCPU 0's run list live.</summary>
     public TableTouchRoutine TableTouch { get; }
+
+    /// <summary>The touch routine with <paramref name="vcpu"/>'s own run list (used by <see cref="Run.ShadowTableSync"/>).</summary>
+    public TableTouchRoutine TableTouchFor(int vcpu)
+    {
+        var list = CpuArea(vcpu).TouchList;
+        return TableTouch with { ListVirtual = VirtualBase + list, ListPhysical = PhysicalBase + list };
+    }
+
+    /// <summary>The vCPU's private TSS, stacks and touch list.</summary>
+    public MonitorCpuArea CpuArea(int vcpu) =>
+        vcpu >= 0 && vcpu < VcpuCount ? MonitorCpuArea.For(vcpu) : throw new ArgumentOutOfRangeException(nameof(vcpu), vcpu, $"the monitor has {VcpuCount} vCPU areas");
 
     /// <summary>Bytes of guest physical memory mapped at <see cref="MonitorLayout.Physmap"/> so far.</summary>
     public ulong PhysmapBytes { get; private set; }
@@ -129,8 +150,11 @@ public sealed class MicroMonitor
     /// <summary>Lets guest code below IOPL use <paramref name="port"/> (TSS I/O permission bitmap).</summary>
     public void AllowGuestPort(ushort port)
     {
-        var address = PhysicalBase + MonitorLayout.Tss + MonitorLayout.TssIoBitmapOffset + (ulong)(port / 8);
-        _memory.Write(address, (byte)(_memory.Read<byte>(address) & ~(1 << (port % 8))));
+        for (var vcpu = 0; vcpu < VcpuCount; vcpu++)
+        {
+            var address = PhysicalBase + MonitorCpuArea.For(vcpu).Tss + MonitorLayout.TssIoBitmapOffset + (ulong)(port / 8);
+            _memory.Write(address, (byte)(_memory.Read<byte>(address) & ~(1 << (port % 8))));
+        }
     }
 
     /// <summary>Points the vCPU at the monitor's tables and entry MSRs. Control registers and CR3 are the caller's.</summary>
@@ -140,6 +164,7 @@ public sealed class MicroMonitor
     /// </param>
     public void ConfigureVcpu(KvmVcpu vcpu, ushort sysretSelectorBase)
     {
+        var area = CpuArea(vcpu.Id);
         ref var sregs = ref vcpu.SpecialRegisters;
         sregs.Gdt.Base = VirtualBase + MonitorLayout.Gdt;
         sregs.Gdt.Limit = (ushort)(MonitorLayout.GdtSize - 1);
@@ -147,7 +172,8 @@ public sealed class MicroMonitor
         sregs.Idt.Limit = MonitorEntry.VectorCount * 16 - 1;
         sregs.Tr = new SegmentRegister
         {
-            Base = VirtualBase + MonitorLayout.Tss,
+            // Every vCPU shows the same TR selector; only the hidden base differs (TR is never reloaded by LTR).
+            Base = VirtualBase + area.Tss,
             Limit = MonitorLayout.TssLimit,
             Selector = MonitorLayout.TssSelector,
             Type = 0xB,
@@ -163,7 +189,7 @@ public sealed class MicroMonitor
             // TF, IF, DF, IOPL, NT, AC: the stub must run with interrupts and single-stepping off.
             (ModelSpecificRegister.Sfmask, 0x44700),
             (ModelSpecificRegister.SysenterCs, MonitorLayout.CodeSelector),
-            (ModelSpecificRegister.SysenterEsp, VirtualBase + MonitorLayout.InterruptStackTop),
+            (ModelSpecificRegister.SysenterEsp, VirtualBase + area.InterruptStackTop),
             (ModelSpecificRegister.SysenterEip, StubAddress(MonitorEntry.Sysenter)),
         ]);
     }
@@ -192,6 +218,17 @@ public sealed class MicroMonitor
             MonitorEntry.SyscallCompat => new SyscallExit(SyscallEntry.SyscallCompat, regs.Rax, regs.Rcx, regs.R11),
             _ => new SyscallExit(SyscallEntry.Sysenter, regs.Rax, 0, 0),
         };
+    }
+
+    /// <summary>
+    /// True while the vCPU executes the monitor's own code (an entry stub that has not reported yet): its registers
+    /// are then the monitor's, not a guest boundary, so nothing may be delivered or replayed on it before it exits.
+    /// </summary>
+    public bool IsInMonitorCode(IVcpuState vcpu)
+    {
+        var rip = vcpu.Registers.Rip;
+        var code = VirtualBase + MonitorLayout.Stubs;
+        return vcpu.SpecialRegisters.Cs.Dpl == 0 && rip >= code && rip < VirtualBase + MonitorLayout.InterruptStackBottom;
     }
 
     /// <summary>
@@ -283,10 +320,11 @@ public sealed class MicroMonitor
     private TrapExit? ReadTrap(byte vector, IVcpuState vcpu)
     {
         var rsp = vcpu.Registers.Rsp;
-        var stackLow = VirtualBase + MonitorLayout.InterruptStackBottom;
+        var area = CpuArea(vcpu.Id);
+        var stackLow = VirtualBase + area.InterruptStackBottom;
         var hasErrorCode = TrapExit.HasErrorCode(vector);
         var frameBytes = hasErrorCode ? 48UL : 40UL;
-        if (rsp < stackLow || rsp + frameBytes > VirtualBase + MonitorLayout.CriticalStackTop)
+        if (rsp < stackLow || rsp + frameBytes > VirtualBase + area.CriticalStackTop)
             return null;
         var frame = PhysicalBase + (rsp - VirtualBase);
         ulong? errorCode = hasErrorCode ? _memory.Read<ulong>(frame) : null;
@@ -309,7 +347,7 @@ public sealed class MicroMonitor
         const PageFlags table = PageFlags.Present | PageFlags.Writable;
         _memory.Write(l3, PageTableEntry.Make(l2.Value, table));
         _memory.Write(l2, PageTableEntry.Make(l1.Value, table));
-        for (ulong offset = 0; offset < MonitorLayout.Size; offset += GuestPhysicalAddress.PageSize)
+        for (ulong offset = 0; offset < TotalSize; offset += GuestPhysicalAddress.PageSize)
             _memory.Write(l1 + offset / GuestPhysicalAddress.PageSize * 8, PageTableEntry.Make((PhysicalBase + offset).Value, table));
     }
 
@@ -324,12 +362,12 @@ public sealed class MicroMonitor
         WriteGdtEntry(MonitorLayout.TssSelectorIndex + 1, tss >> 32);
     }
 
-    private void BuildTss()
+    private void BuildTss(MonitorCpuArea area)
     {
-        var tss = PhysicalBase + MonitorLayout.Tss;
-        _memory.Write(tss + 4, VirtualBase + MonitorLayout.InterruptStackTop);   // RSP0
-        _memory.Write(tss + 36, VirtualBase + MonitorLayout.InterruptStackTop);  // IST1
-        _memory.Write(tss + 44, VirtualBase + MonitorLayout.CriticalStackTop);   // IST2
+        var tss = PhysicalBase + area.Tss;
+        _memory.Write(tss + 4, VirtualBase + area.InterruptStackTop);   // RSP0
+        _memory.Write(tss + 36, VirtualBase + area.InterruptStackTop);  // IST1
+        _memory.Write(tss + 44, VirtualBase + area.CriticalStackTop);   // IST2
         _memory.Write(tss + 102, (ushort)MonitorLayout.TssIoBitmapOffset);
         // Every port denied below IOPL until AllowGuestPort; the trailing 0xFF byte is required by the CPU.
         _memory.GetSpan(tss + MonitorLayout.TssIoBitmapOffset, MonitorLayout.IoBitmapBytes + 1).Fill(0xFF);

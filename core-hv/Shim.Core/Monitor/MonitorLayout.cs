@@ -24,6 +24,17 @@ public static class MonitorLayout
     public const ulong PagePool = 0x1B000;                   // page tables built for flat programs and the physmap
     public const ulong Size = 0x40000;
 
+    /// <summary>vCPUs 1..n-1 each get a <see cref="MonitorCpuArea"/> of this size from <see cref="Size"/> on (vCPU 0 uses the fixed offsets above).</summary>
+    public const ulong CpuAreaSize = 0x6000;
+
+    /// <summary>The monitor's L1 maps at most 2 MiB: this many vCPUs fit.</summary>
+    public const int MaxVcpus = 1 + (int)((0x200000 - Size) / CpuAreaSize);
+
+    /// <summary>The monitor's memory for <paramref name="vcpus"/> vCPUs: the shared part plus one area per further vCPU.</summary>
+    public static ulong TotalSize(int vcpus) =>
+        vcpus is >= 1 and <= MaxVcpus ? Size + (ulong)(vcpus - 1) * CpuAreaSize
+            : throw new ArgumentOutOfRangeException(nameof(vcpus), vcpus, $"the monitor supports 1..{MaxVcpus} vCPUs");
+
     /// <summary>Guest physical memory is mapped (supervisor-only) from this offset of the monitor's PML4 slot.</summary>
     public const ulong Physmap = 1UL << 30;
 

@@ -12,6 +12,9 @@ namespace Shim.Core.Run;
 /// </summary>
 public sealed class ExitClassifier(MicroMonitor? monitor)
 {
+    /// <summary>A kick can stop a vCPU after the CPU entered a monitor stub but before the stub reported (see <see cref="MicroMonitor.IsInMonitorCode"/>).</summary>
+    public bool IsInMonitorCode(IVcpuState vcpu) => monitor?.IsInMonitorCode(vcpu) == true;
+
     public VmExit Classify(VmExit exit, IVcpuState vcpu)
     {
         if (exit is InternalErrorExit && monitor is not null)

@@ -34,7 +34,7 @@ public sealed class ShadowTableSync(KvmVcpu vcpu, IGuestMemory memory, MicroMoni
     /// <returns>Whether a kick interrupted the batch.</returns>
     private bool RunBatch(List<(GuestPhysicalAddress Start, ulong Entries)> batch)
     {
-        var touch = monitor.TableTouch;
+        var touch = monitor.TableTouchFor(vcpu.Id);
         var entry = touch.ListPhysical;
         var written = 0;
         foreach (var (start, entries) in batch)
@@ -57,7 +57,7 @@ public sealed class ShadowTableSync(KvmVcpu vcpu, IGuestMemory memory, MicroMoni
             regs.Rsi = touch.ListVirtual;
             regs.Rdx = (ulong)written;
             regs.Rip = touch.Entry;
-            regs.Rsp = monitor.VirtualBase + MonitorLayout.InterruptStackTop;
+            regs.Rsp = monitor.VirtualBase + monitor.CpuArea(vcpu.Id).InterruptStackTop;
             regs.Rflags = LongModeControl.RflagsReserved;
             vcpu.MarkRegistersDirty();
             ref var sregs = ref vcpu.SpecialRegisters;

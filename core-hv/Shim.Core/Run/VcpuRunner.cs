@@ -41,6 +41,13 @@ public sealed class VcpuRunner(
     /// <summary>Replays the VMM's page-table writes into KVM's shadow before each entry (adapter machines).</summary>
     public ShadowTableSync? TableSync { get; init; }
 
+    /// <summary>
+    /// The machine's "big hypervisor lock": held from an exit until the next KVM_RUN (event delivery, table replay,
+    /// dispatch), so handlers of different vCPUs never run at once. It is released while the guest runs and while
+    /// the vCPU sleeps waiting for an event, so a halted vCPU never holds up the others.
+    /// </summary>
+    public Lock? ExitLock { get; init; }
+
     public RunStop Run(VcpuRunOptions options, CancellationToken cancellation)
     {
         var timedOut = 0;
@@ -53,6 +60,7 @@ public sealed class VcpuRunner(
         var deadline = DateTime.UtcNow + options.Timeout;
         var eventInFlight = false;
         mailbox.AttachKick(vcpu.Kick);
+        ExitLock?.Enter();
         try
         {
             while (true)
@@ -61,15 +69,28 @@ public sealed class VcpuRunner(
                     return new RunStop(StopReason.Cancelled, "run cancelled");
                 if (Volatile.Read(ref timedOut) != 0)
                     return new RunStop(StopReason.Timeout, $"guest did not finish within {options.Timeout.TotalSeconds:0.###} s", LastExit);
-                // Mid-delivery the vCPU state belongs to KVM: no event, no replay routine, until the next real exit.
-                if (!eventInFlight)
+                // A kick can end KVM_RUN with an event KVM has begun but not finished delivering, or after an exception's
+                // delivery into a monitor stub but before the stub reported it. Either way the registers are no guest
+                // boundary: let the trap reach its handler first, or an event redirected here would be overtaken by it
+                // (KVM would push the queued #PF at the event callback's first instruction).
+                if (!eventInFlight && !classifier.IsInMonitorCode(vcpu))
                 {
                     DeliverEvents();
                     if (TableSync is not null && !TableSync.Flush())
                         continue;
                 }
 
-                var exit = classifier.Classify(vcpu.Run(), vcpu);
+                ExitLock?.Exit();
+                VmExit raw;
+                try
+                {
+                    raw = vcpu.Run();
+                }
+                finally
+                {
+                    ExitLock?.Enter();
+                }
+                var exit = classifier.Classify(raw, vcpu);
                 if (Enrich is not null)
                     exit = Enrich(exit);
                 Counters.Count(exit.Kind);
@@ -87,15 +108,29 @@ public sealed class VcpuRunner(
                     case ExitActionKind.WaitForEvent:
                         var left = deadline - DateTime.UtcNow;
                         if (left > TimeSpan.Zero)
-                            mailbox.WaitForEvent(left < options.MaxHaltSleep ? left : options.MaxHaltSleep, cancellation);
+                            WaitUnlocked(left < options.MaxHaltSleep ? left : options.MaxHaltSleep, cancellation);
                         break;
                 }
             }
         }
         finally
         {
+            ExitLock?.Exit();
             mailbox.AttachKick(null);
             vcpu.DetachThread();
+        }
+    }
+
+    private void WaitUnlocked(TimeSpan timeout, CancellationToken cancellation)
+    {
+        ExitLock?.Exit();
+        try
+        {
+            mailbox.WaitForEvent(timeout, cancellation);
+        }
+        finally
+        {
+            ExitLock?.Enter();
         }
     }
 

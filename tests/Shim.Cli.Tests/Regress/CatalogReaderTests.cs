@@ -24,6 +24,7 @@ public sealed class CatalogReaderTests : IDisposable
               - name: two
                 image: { path: two.elf, package: grub-xen-host, file: /usr/lib/grub-xen/grub-x86_64-xen.bin }
                 memory: 128M
+                vcpus: 2
                 shutdown: running
                 cmdline: "console=hvc0"
                 policy: policies/strict.yaml
@@ -45,6 +46,8 @@ public sealed class CatalogReaderTests : IDisposable
         Assert.Null(one.KnownFailing);
         Assert.Equal(new ImageSource(Path.Combine(_folder.Path, "two.elf"), "grub-xen-host", "/usr/lib/grub-xen/grub-x86_64-xen.bin"), two.Image);
         Assert.Equal("128M", two.Memory);
+        Assert.Null(one.Vcpus);
+        Assert.Equal("2", two.Vcpus);
         Assert.Equal(ExpectedEnd.Running, two.Shutdown);
         Assert.Equal(Path.Combine(_folder.Path, "policies", "strict.yaml"), two.Policy);
         Assert.Equal([new ConsoleInputStep("grub>", "echo hello\n")], two.Input);
@@ -90,9 +93,11 @@ public sealed class CatalogReaderTests : IDisposable
         Assert.All(manifest, name => Assert.Contains(entries, e => e.Name == name));
         Assert.Contains(entries, e => e.Name == "grub-x86_64" && e.Expect.Contains("grub>") && e.Input.Count == 2 && e.Shutdown == ExpectedEnd.PowerOff);
         Assert.Contains(entries, e => e.Name == "grub-i386");
-        // Both kernel flavours, each to its root-fs panic and to busybox userspace with the test initramfs.
-        Assert.Equal(4, entries.Count(e => e.Name.StartsWith("debian-", StringComparison.Ordinal) && e.Image.Package is not null));
-        Assert.Equal(2, entries.Count(e => e.Name.StartsWith("debian-", StringComparison.Ordinal) && e.Initrd is not null));
+        // Both kernel flavours, each to its root-fs panic and to busybox userspace with the test initramfs; the cloud
+        // kernel to userspace with 2 vCPUs as well.
+        Assert.Equal(5, entries.Count(e => e.Name.StartsWith("debian-", StringComparison.Ordinal) && e.Image.Package is not null));
+        Assert.Equal(3, entries.Count(e => e.Name.StartsWith("debian-", StringComparison.Ordinal) && e.Initrd is not null));
+        Assert.Contains(entries, e => e.Name == "debian-6.1-cloud-amd64-busybox-2vcpus" && e.Vcpus == "2" && e.Expect.Contains("vcpus=2"));
         Assert.All(entries, e => Assert.NotEmpty(e.Expect));
     }
 }

@@ -16,12 +16,12 @@ public sealed class DebianKernelBootTests
 {
     private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(3);
 
-    private static BootMeasurement Boot(string cmdline, string command = "echo typed-$((6*7))")
+    private static BootMeasurement Boot(string cmdline, string command = "echo typed-$((6*7))", int vcpus = 1)
     {
         KvmHost.Open().Dispose();
         var (shim, prefix) = DebianGuest.ShimCommand();
         var arguments = prefix.Concat(["run", DebianGuest.CloudKernel, "--initrd", DebianGuest.Initramfs, "--cmdline", cmdline,
-            "--memory", "256M", "--stats", "--timeout", $"{BootTimeout.TotalSeconds - 10}"]).ToArray();
+            "--memory", "256M", "--vcpus", $"{vcpus}", "--stats", "--timeout", $"{BootTimeout.TotalSeconds - 10}"]).ToArray();
         var script = new BootScript(InitScript.Marker, InitScript.PowerOffLine, command, BootTimeout);
         return new BootProcessRunner(script).Run(new BootTarget("shim run", shim, arguments, 256UL << 20), TestContext.Current.CancellationToken);
     }
@@ -39,6 +39,19 @@ public sealed class DebianKernelBootTests
         Assert.Equal("PowerOff", m.Statistics?.End);
         Assert.Matches(@"^SHIM-INIT-MARKER uname=\[Linux \S+ 6\.1\.\S+-cloud-amd64 .* x86_64 GNU/Linux\] vcpus=1 memfree=\[\d+ kB\]$", m.MarkerLine);
         // The typed line may land before the prompt is printed, so the answer can share the prompt's line.
+        Assert.Contains(m.ConsoleTail, line => line == "typed-42" || line.EndsWith("# typed-42", StringComparison.Ordinal));
+        Assert.Contains(InitScript.StatusPrefix + "0", m.ConsoleTail);
+    }
+
+    [Fact]
+    public void Cloud_kernel_with_two_vcpus_brings_up_both_runs_the_typed_command_and_powers_off()
+    {
+        var m = Boot("console=hvc0 quiet", vcpus: 2);
+
+        Assert.True(m.Stage == BootStage.PoweredOff, Report(m));
+        Assert.Equal(ExitCodes.Success, m.ExitCode);
+        Assert.Equal("PowerOff", m.Statistics?.End);
+        Assert.Matches(@"^SHIM-INIT-MARKER uname=\[Linux \S+ 6\.1\.\S+-cloud-amd64 #1 SMP .* x86_64 GNU/Linux\] vcpus=2 memfree=\[\d+ kB\]$", m.MarkerLine);
         Assert.Contains(m.ConsoleTail, line => line == "typed-42" || line.EndsWith("# typed-42", StringComparison.Ordinal));
         Assert.Contains(InitScript.StatusPrefix + "0", m.ConsoleTail);
     }

@@ -34,6 +34,9 @@ public sealed record CatalogEntry
 
     public string? Memory { get; init; }
 
+    /// <summary>shim run --vcpus (the count is checked by shim run).</summary>
+    public string? Vcpus { get; init; }
+
     public string? Cmdline { get; init; }
 
     public ImageSource? Initrd { get; init; }

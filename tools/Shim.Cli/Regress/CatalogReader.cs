@@ -14,7 +14,7 @@ public sealed class CatalogException(string message) : Exception(message);
 public static class CatalogReader
 {
     private static readonly string[] EntryKeys =
-        ["name", "image", "abi", "memory", "cmdline", "initrd", "policy", "input", "expect", "shutdown", "timeout", "tags", "known-failing"];
+        ["name", "image", "abi", "memory", "vcpus", "cmdline", "initrd", "policy", "input", "expect", "shutdown", "timeout", "tags", "known-failing"];
 
     public static IReadOnlyList<CatalogEntry> Load(string path)
     {
@@ -77,6 +77,7 @@ public static class CatalogReader
                 Image = Source(imageNode, Where("image")),
                 Abi = Scalar(node, defaults, "abi"),
                 Memory = Scalar(node, defaults, "memory"),
+                Vcpus = Scalar(node, defaults, "vcpus"),
                 Cmdline = Scalar(node, defaults, "cmdline"),
                 Initrd = Find(node, defaults, "initrd") is { } initrd ? Source(initrd, Where("initrd")) : null,
                 Policy = Scalar(node, defaults, "policy") is { } policy ? Resolve(policy) : null,

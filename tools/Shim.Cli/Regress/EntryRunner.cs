@@ -137,6 +137,8 @@ public sealed class EntryRunner(RegressOptions options)
             arguments.AddRange(["--abi", abi]);
         if (entry.Memory is { } memory)
             arguments.AddRange(["--memory", memory]);
+        if (entry.Vcpus is { } vcpus)
+            arguments.AddRange(["--vcpus", vcpus]);
         if (entry.Cmdline is { } cmdline)
             arguments.AddRange(["--cmdline", cmdline]);
         if (entry.Initrd is { } initrd)
