@@ -12,7 +12,8 @@ namespace Shim.Adapters.XenPv.Domain;
 /// difference as a huge one and see a time centuries away (Linux then arms its timer there and never wakes). So
 /// every sample reads the real guest TSC and pairs it with the monotonic time taken just after that read.
 /// </summary>
-internal sealed class HostXenClock(Func<ulong> readGuestTsc, ulong tscFrequencyHz) : IXenClock
+/// <param name="readGuestTsc">Reads a vCPU's IA32_TSC; called on that vCPU's own thread or before it runs, so it never waits for a running vCPU.</param>
+internal sealed class HostXenClock(Func<int, ulong> readGuestTsc, ulong tscFrequencyHz) : IXenClock
 {
     public long StartNanoseconds { get; } = SystemMonotonicClock.Instance.NowNanoseconds;
 
@@ -22,9 +23,9 @@ internal sealed class HostXenClock(Func<ulong> readGuestTsc, ulong tscFrequencyH
 
     public ulong SystemTimeNs => (ulong)(SystemMonotonicClock.Instance.NowNanoseconds - StartNanoseconds);
 
-    public ClockSample Sample()
+    public ClockSample Sample(int vcpu)
     {
-        var tsc = readGuestTsc();
+        var tsc = readGuestTsc(vcpu);
         return new ClockSample(tsc, SystemTimeNs);
     }
 

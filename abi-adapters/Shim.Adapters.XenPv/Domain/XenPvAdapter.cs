@@ -127,7 +127,7 @@ public sealed class XenPvAdapter : IAbiAdapter
         XenPvVcpuRuntime? runtime = null;
         var domainMemory = result.CreateDomainMemory(machine.Memory, new KickingTlbFlushes(() => runtime!), _ => descriptors);
         XenPvGuestRun? run = null;
-        var clock = new HostXenClock(() => machine.GetMsr(0, GuestTscMsr), machine.GuestTscKhz * 1000);
+        var clock = new HostXenClock(vcpu => machine.GetMsr(vcpu, GuestTscMsr), machine.GuestTscKhz * 1000);
         // The lambdas live as long as the guest: they capture the width, not the build request and its image bytes.
         var width = build.Width;
         var runtimeOptions = new XenPvRuntimeOptions

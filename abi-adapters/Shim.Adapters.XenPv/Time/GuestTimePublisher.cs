@@ -21,7 +21,7 @@ public sealed class GuestTimePublisher(XenDomain domain, IXenClock clock)
     /// </summary>
     public bool PublishVcpuTime(XenVcpu vcpu)
     {
-        var sample = clock.Sample();
+        var sample = clock.Sample(vcpu.VcpuId);
         var record = domain.Memory.GetSpan(vcpu.VcpuInfoAddress + SharedInfoLayout.TimeInfoOffset, TimeInfoSize);
         var version = BinaryPrimitives.ReadUInt32LittleEndian(record);
         var odd = (version | 1) + (version & 1) * 2; // next odd value

@@ -15,8 +15,8 @@ public interface IXenClock
     /// <summary>Xen system time now, without a TSC reading (timers and runstate need no more).</summary>
     ulong SystemTimeNs { get; }
 
-    /// <summary>A TSC reading and the system time it stands for, for pvclock records.</summary>
-    ClockSample Sample();
+    /// <summary>A reading of <paramref name="vcpu"/>'s TSC and the system time it stands for, for its pvclock record.</summary>
+    ClockSample Sample(int vcpu);
 
     /// <summary>Current UTC wall time as seconds and nanoseconds since the Unix epoch.</summary>
     (long Seconds, uint Nanoseconds) WallClockNow();

@@ -13,7 +13,7 @@ internal sealed class FakeClock : IXenClock
 
     public (long Seconds, uint Nanoseconds) Wall { get; set; } = (1_700_000_000, 500_000_000);
 
-    public ClockSample Sample() => new(SystemTimeNs * 3, SystemTimeNs);
+    public ClockSample Sample(int vcpu) => new(SystemTimeNs * 3, SystemTimeNs);
 
     public (long Seconds, uint Nanoseconds) WallClockNow() => Wall;
 
