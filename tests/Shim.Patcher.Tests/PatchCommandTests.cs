@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Shim.Cli.Hosting;
+using Shim.GuestImages.Tests.Support;
 using Xunit;
 
 namespace Shim.Patcher.Tests;
@@ -19,42 +20,12 @@ public sealed class PatchCommandTests : IDisposable
         return (code, output.ToString(), error.ToString());
     }
 
-    /// <summary>A file of the guest cache that test.sh fetches; missing means the set-up failed, so the test fails.</summary>
-    private static string GuestImage(string relative)
-    {
-        var path = Path.Combine(GuestCacheRoot(), relative);
-        Assert.True(File.Exists(path), $"guest cache file missing: {path} (tools/scripts/fetch-guests.sh fetches it)");
-        return path;
-    }
-
-    /// <summary>The cached Debian kernel of one flavour, whatever ABI version apt served (e.g. vmlinuz-6.1.0-57-cloud-amd64).</summary>
-    private static string DebianKernel(string flavour)
-    {
-        var kernels = Directory.Exists(Path.Combine(GuestCacheRoot(), "kernels"))
-            ? Directory.GetFiles(Path.Combine(GuestCacheRoot(), "kernels"), "vmlinuz-*").Where(k => IsFlavour(Path.GetFileName(k), flavour)).ToList()
-            : [];
-        Assert.True(kernels.Count == 1, $"expected one cached {flavour} kernel, found {kernels.Count} (tools/scripts/fetch-guests.sh fetches it)");
-        return kernels[0];
-    }
-
-    // "vmlinuz-6.1.0-57-amd64" is the generic flavour; "...-cloud-amd64" must not count as it.
-    private static bool IsFlavour(string file, string flavour) =>
-        file.EndsWith("-" + flavour, StringComparison.Ordinal) && (flavour != "amd64" || !file.EndsWith("-cloud-amd64", StringComparison.Ordinal));
-
-    private static string GuestCacheRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Shim.sln")))
-            directory = directory.Parent;
-        return Environment.GetEnvironmentVariable("SHIM_GUEST_CACHE") ?? Path.Combine(directory?.FullName ?? ".", ".cache", "guests");
-    }
-
     [Theory]
     [InlineData("grub/grub-x86_64-xen.bin", "0f05")]
     [InlineData("grub/grub-i386-xen.bin", "cd82")]
     public async Task Real_pv_grub_hypercalls_are_rewritten_and_repatching_the_output_is_a_no_op(string image, string trap)
     {
-        var source = GuestImage(image);
+        var source = Path.Combine(GuestCache.Root, image);
         var report = Path.Combine(_work, "report.json");
         var patched = Path.Combine(_work, "patched.bin");
         var again = Path.Combine(_work, "again.json");
@@ -84,7 +55,7 @@ public sealed class PatchCommandTests : IDisposable
     [Fact]
     public async Task Real_grub_report_is_byte_identical_across_runs_and_the_cache_serves_the_second()
     {
-        var source = GuestImage("grub/grub-x86_64-xen.bin");
+        var source = GuestCache.Grub64;
         var cache = Path.Combine(_work, "cache");
 
         var first = await Shim("patch", source, "--report", Path.Combine(_work, "a.json"), "--cache-dir", cache);
@@ -103,7 +74,7 @@ public sealed class PatchCommandTests : IDisposable
         // bzImage with LZ4 (cloud) or xz+BCJ: the same decompressed ELF `shim run` loads.
         var report = Path.Combine(_work, "kernel.json");
 
-        var result = await Shim("patch", DebianKernel(flavour), "--dry-run", "--report", report);
+        var result = await Shim("patch", flavour == "cloud-amd64" ? GuestCache.CloudKernel : GuestCache.GenericKernel, "--dry-run", "--report", report);
 
         Assert.True(result.Code == 0, result.Error);
         using var json = JsonDocument.Parse(File.ReadAllText(report));
