@@ -14,6 +14,12 @@ public interface IPatchRule
 
     IReadOnlyCollection<Code> AnchorCodes { get; }
 
+    /// <summary>
+    /// True when only the LOCK-prefixed forms of <see cref="AnchorCodes"/> are this rule's anchors: discovery then
+    /// skips the unlocked ones, which in a kernel outnumber the locked ones by far.
+    /// </summary>
+    bool AnchorsNeedLockPrefix => false;
+
     RuleMatch Match(SiteContext site);
 }
 

@@ -18,7 +18,7 @@ public sealed class PatchEngine
     private readonly PatchEngineOptions _options;
     private readonly IReadOnlyList<IPatchRule> _rules;
     private readonly ILogger _logger;
-    private readonly bool[] _anchorCodes;
+    private readonly AnchorTable _anchors;
 
     public PatchEngine(PatchEngineOptions options, IReadOnlyList<IPatchRule> rules, ILogger logger)
     {
@@ -28,10 +28,7 @@ public sealed class PatchEngine
         var duplicate = rules.GroupBy(r => r.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             throw new ArgumentException($"rule id '{duplicate.Key}' is used twice", nameof(rules));
-        _anchorCodes = new bool[Enum.GetValues<Code>().Length];
-        _anchorCodes[(int)Code.Out_imm8_EAX] = true; // already-patched gates are reported and kept in the guard set
-        foreach (var code in rules.SelectMany(r => r.AnchorCodes))
-            _anchorCodes[(int)code] = true;
+        _anchors = new AnchorTable(rules);
     }
 
     public IReadOnlyList<string> RuleIds => _rules.Select(r => r.Id).ToList();
@@ -41,7 +38,7 @@ public sealed class PatchEngine
         var regions = new RegionMap(input.Regions);
         ValidateTrampolineArea(input, regions);
 
-        var discovery = new CodeDiscovery(regions, _anchorCodes, _rules.OfType<IFlowContinuationRule>().ToList());
+        var discovery = new CodeDiscovery(regions, _anchors, _rules.OfType<IFlowContinuationRule>().ToList());
         discovery.Descend(input.EntryPoints
             .Concat(input.Functions.Select(f => f.Address))
             .Concat(input.SiteTable.Select(s => s.Address)));

@@ -49,7 +49,7 @@ internal sealed class PatchSession
             new RegionView(state));
         foreach (var rule in _rules)
         {
-            if (!rule.AnchorCodes.Contains(anchor.Code))
+            if (!rule.AnchorCodes.Contains(anchor.Code) || (rule.AnchorsNeedLockPrefix && !anchor.HasLockPrefix))
                 continue;
             var match = rule.Match(context);
             if (!match.Recognised)

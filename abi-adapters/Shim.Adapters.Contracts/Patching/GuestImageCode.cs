@@ -9,7 +9,7 @@ namespace Shim.Adapters.Contracts.Patching;
 /// <summary>
 /// The patcher's view of a loaded image, taken from the loader registry's result (so `shim patch` and `shim run`
 /// patch exactly the bytes that run, compressed kernels included): code regions, the entry point, function
-/// symbols and Linux's <c>.parainstructions</c> sites as descent roots.
+/// symbols, Linux's <c>.parainstructions</c> sites and its <c>.smp_locks</c> LOCK prefixes in <c>.text</c> as descent roots.
 /// </summary>
 public static class GuestImageCode
 {
@@ -48,7 +48,7 @@ public static class GuestImageCode
             Regions = regions,
             EntryPoints = [image.Xen is { Entry: > 0 } xen ? xen.Entry : image.Entry],
             Functions = elf is null ? [] : [.. elf.Symbols.Where(s => s.IsFunction && s.Value != 0).Select(s => new KnownFunction(s.Name, s.Value))],
-            SiteTable = elf is null ? [] : ParaInstructionSites(elf),
+            SiteTable = elf is null ? [] : [.. ParaInstructionSites(elf), .. LinuxSmpLocks.KernelTextSites(elf).Select(a => new KnownCodeAddress(a, LinuxSmpLocks.SectionName))],
         };
     }
 

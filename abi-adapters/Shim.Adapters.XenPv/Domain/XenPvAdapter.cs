@@ -1,5 +1,6 @@
 using Serilog;
 using Shim.Adapters.Contracts;
+using Shim.Adapters.Contracts.Patching;
 using Shim.Adapters.XenPv.Abi;
 using Shim.Adapters.XenPv.Builder;
 using Shim.Adapters.XenPv.Compat;
@@ -47,7 +48,11 @@ public sealed class XenPvAdapter : IAbiAdapter
             throw new GuestBuildException($"32-bit PV guests run with 1 vCPU only so far (asked for {request.Vcpus}): VCPUOP_initialise reads the pv64 context");
         if (request.Vcpus is < 1 or > MaxVcpus)
             throw new GuestBuildException($"a Xen-PV guest can have 1..{MaxVcpus} vCPUs (asked for {request.Vcpus})");
-        var patching = request.Patcher is { } patcher ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, width, machines.NativeCpuidVirtualized, logger) : null;
+        // --vcpus is the domain's maximum too (no hot-plug beyond it), so one vCPU means one CPU for the guest's life.
+        var uniprocessor = LinuxUniprocessorLockRule.AppliesTo(request.Vcpus, request.CommandLine);
+        var patching = request.Patcher is { } patcher
+            ? new XenKernelPatcher(patcher, XenPvPatchRules.Gate, width, machines.NativeCpuidVirtualized, uniprocessor, logger)
+            : null;
         var build = ToBuildRequest(request, xen, width, patching);
         var machine = machines.Create(new GuestMachineOptions
         {

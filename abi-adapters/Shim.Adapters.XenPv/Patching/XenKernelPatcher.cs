@@ -13,9 +13,10 @@ namespace Shim.Adapters.XenPv.Patching;
 /// <summary>
 /// Runs the image patcher for a Xen-PV domain: once over the kernel image before the builder loads it, and once
 /// over the hypercall page the builder fills (it is not in the file). Collects the gate sites for the guard.
-/// No trampoline area is offered: every Xen rule rewrites in place.
+/// No trampoline area is offered: every Xen rule rewrites in place. <paramref name="uniprocessor"/>: the guest has one
+/// vCPU for its whole life and may run the kernel's uniprocessor lock alternatives (see <see cref="LinuxUniprocessorLockRule"/>).
 /// </summary>
-public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGuestWidth width, bool nativeCpuidVirtualized, ILogger logger)
+public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGuestWidth width, bool nativeCpuidVirtualized, bool uniprocessor, ILogger logger)
 {
     private readonly IReadOnlyList<IPatchRule> _rules = XenPvPatchRules.Create(gate, nativeCpuidVirtualized);
     private readonly ILogger _logger = logger.ForContext<XenKernelPatcher>();
@@ -29,7 +30,8 @@ public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGu
     /// </summary>
     public IReadOnlyList<XenLoadSegment> PatchImage(GuestImage image, ulong? hypercallPage)
     {
-        var patch = Run(GuestImageCode.ToPatchInput(image), "kernel image");
+        var input = GuestImageCode.ToPatchInput(image);
+        var patch = Run(input, XenPvPatchRules.ForImage(input, gate, nativeCpuidVirtualized, uniprocessor), "kernel image");
         var segments = image.Segments.Select(s => new XenLoadSegment(s.VirtualAddress, s.Data, s.MemorySize)).ToArray();
         var rewrites = new List<SegmentRewrite>?[segments.Length];
         foreach (var write in patch.Writes)
@@ -53,7 +55,7 @@ public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGu
     public void PatchHypercallPage(IGuestMemory memory, GuestPhysicalAddress physical, ulong virtualAddress)
     {
         var page = memory.GetSpan(physical, XenHypercallPage.PageSize);
-        var patch = Run(XenHypercallPage.AsPatchInput(virtualAddress, page.ToArray(), width), "hypercall page");
+        var patch = Run(XenHypercallPage.AsPatchInput(virtualAddress, page.ToArray(), width), _rules, "hypercall page");
         foreach (var write in patch.Writes)
         {
             if (!Holds(virtualAddress, XenHypercallPage.PageSize, write))
@@ -63,12 +65,12 @@ public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGu
         _gateSites.AddRange(patch.GateSites);
     }
 
-    private ImagePatch Run(PatchInput input, string what)
+    private ImagePatch Run(PatchInput input, IReadOnlyList<IPatchRule> rules, string what)
     {
         ImagePatch patch;
         try
         {
-            patch = patcher.Patch(input, _rules);
+            patch = patcher.Patch(input, rules);
         }
         catch (ImagePatchException e)
         {

@@ -1,3 +1,4 @@
+using Shim.Adapters.Contracts.Patching;
 using Shim.Core.Gates;
 using Shim.Patcher.Contracts;
 
@@ -19,4 +20,14 @@ public static class XenPvPatchRules
         new XenInt82HypercallRule(gate),
         new XenUnbackedPortRule(),
     ];
+
+    /// <summary>
+    /// The rules for one kernel image: <see cref="Create"/>'s, plus the kernel's own uniprocessor lock alternatives
+    /// when the guest has a single vCPU for its whole life (<paramref name="uniprocessor"/>).
+    /// </summary>
+    public static IReadOnlyList<IPatchRule> ForImage(PatchInput input, GatePort gate, bool nativeCpuidVirtualized, bool uniprocessor) =>
+        uniprocessor ? [.. Create(gate, nativeCpuidVirtualized), LinuxUniprocessorLockRule.For(input)] : Create(gate, nativeCpuidVirtualized);
+
+    /// <summary>Every rule id an ops policy may switch, optional rules included.</summary>
+    public static IReadOnlyList<string> AllRuleIds { get; } = [.. Create(Gate).Select(r => r.Id), LinuxUniprocessorLockRule.RuleId];
 }

@@ -13,17 +13,17 @@ internal sealed class CodeDiscovery
     private const int MaxInstructionLength = 15;
 
     private readonly RegionMap _regions;
-    private readonly bool[] _anchorCodes;
+    private readonly AnchorTable _anchors;
     private readonly IReadOnlyList<IFlowContinuationRule> _continuations;
     private readonly List<CandidateSite> _candidates = [];
     private readonly Stack<ulong> _work = new();
     private readonly RegisterConstants _constants = new();
     private long _reached, _reachedBytes, _swept, _rootsOutside, _decodeFailures, _overlaps;
 
-    public CodeDiscovery(RegionMap regions, bool[] anchorCodes, IReadOnlyList<IFlowContinuationRule> continuations)
+    public CodeDiscovery(RegionMap regions, AnchorTable anchors, IReadOnlyList<IFlowContinuationRule> continuations)
     {
         _regions = regions;
-        _anchorCodes = anchorCodes;
+        _anchors = anchors;
         _continuations = continuations;
     }
 
@@ -90,7 +90,7 @@ internal sealed class CodeDiscovery
                 }
                 state.SweepStarts.Set(offset);
                 _swept++;
-                if (_anchorCodes[(int)instruction.Code])
+                if (_anchors.IsAnchor(instruction))
                     _candidates.Add(new CandidateSite(state, instruction.IP, SiteConfidence.Low));
                 // Sweep targets are recorded too: treating a spurious target as real only makes rewriting more cautious.
                 if (instruction.FlowControl is FlowControl.ConditionalBranch or FlowControl.UnconditionalBranch or FlowControl.Call
@@ -135,7 +135,7 @@ internal sealed class CodeDiscovery
             _reached++;
             state.ReachedInstructions++;
             _reachedBytes += instruction.Length;
-            if (_anchorCodes[(int)instruction.Code])
+            if (_anchors.IsAnchor(instruction))
                 _candidates.Add(new CandidateSite(state, address, SiteConfidence.High));
 
             var next = instruction.NextIP;

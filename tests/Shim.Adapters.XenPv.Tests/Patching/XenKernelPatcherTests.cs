@@ -21,7 +21,7 @@ public sealed class XenKernelPatcherTests
     private static readonly IImagePatcher Engine = new EngineImagePatcher(new PatchEngineOptions(), cache: null, Logger.None);
 
     private static XenKernelPatcher Patcher(IImagePatcher? patcher = null) =>
-        new(patcher ?? Engine, Gate, XenGuestWidth.Pv64, nativeCpuidVirtualized: true, Logger.None);
+        new(patcher ?? Engine, Gate, XenGuestWidth.Pv64, nativeCpuidVirtualized: true, uniprocessor: true, Logger.None);
 
     private static GuestImage Image(byte[] code, params ImageSegment[] more) => new()
     {

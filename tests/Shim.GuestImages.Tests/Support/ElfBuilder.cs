@@ -13,7 +13,7 @@ public sealed class ElfBuilder(bool is64, ushort machine)
     public sealed record Segment(ulong VirtualAddress, ulong PhysicalAddress, byte[] Data, ulong MemorySize, uint Flags);
 
     private readonly List<Segment> _segments = [];
-    private readonly List<(string Name, uint Type, byte[] Data, ulong Flags)> _sections = [];
+    private readonly List<(string Name, uint Type, byte[] Data, ulong Flags, ulong Address)> _sections = [];
     private readonly List<(string Name, ulong Value)> _symbols = [];
     private byte[]? _noteSegment;
 
@@ -35,9 +35,9 @@ public sealed class ElfBuilder(bool is64, ushort machine)
         return this;
     }
 
-    public ElfBuilder AddSection(string name, uint type, byte[] data, ulong flags = 0)
+    public ElfBuilder AddSection(string name, uint type, byte[] data, ulong flags = 0, ulong address = 0)
     {
-        _sections.Add((name, type, data, flags));
+        _sections.Add((name, type, data, flags, address));
         return this;
     }
 
@@ -89,19 +89,19 @@ public sealed class ElfBuilder(bool is64, ushort machine)
             output.Write(s.Data);
         }
 
-        var allSections = new List<(string Name, uint Type, byte[] Data, ulong Flags, long Offset)>();
+        var allSections = new List<(string Name, uint Type, byte[] Data, ulong Flags, long Offset, ulong Address)>();
         long noteOffset = 0;
         if (_noteSegment is not null)
         {
             Align(output, 4);
             noteOffset = output.Position;
             output.Write(_noteSegment);
-            allSections.Add((".notes", 7, _noteSegment, 2, noteOffset));
+            allSections.Add((".notes", 7, _noteSegment, 2, noteOffset, 0));
         }
         foreach (var section in _sections)
         {
             Align(output, 4);
-            allSections.Add((section.Name, section.Type, section.Data, section.Flags, output.Position));
+            allSections.Add((section.Name, section.Type, section.Data, section.Flags, output.Position, section.Address));
             output.Write(section.Data);
         }
         if (_symbols.Count > 0)
@@ -127,9 +127,9 @@ public sealed class ElfBuilder(bool is64, ushort machine)
                 }
             }
             Align(output, 8);
-            allSections.Add((".symtab", 2, symtab, 0, output.Position));
+            allSections.Add((".symtab", 2, symtab, 0, output.Position, 0));
             output.Write(symtab);
-            allSections.Add((".strtab", 3, strtab.ToArray(), 0, output.Position));
+            allSections.Add((".strtab", 3, strtab.ToArray(), 0, output.Position, 0));
             output.Write(strtab.ToArray());
         }
 
@@ -155,9 +155,9 @@ public sealed class ElfBuilder(bool is64, ushort machine)
         {
             var s = allSections[i];
             var link = s.Type == 2 ? (uint)(symtabIndex + 2) : 0u; // .strtab follows .symtab; +1 for the null section
-            output.Write(SectionHeader(nameOffsets[i], s.Type, s.Flags, (ulong)s.Offset, (ulong)s.Data.Length, link, s.Type == 2 ? (ulong)(is64 ? 24 : 16) : 0));
+            output.Write(SectionHeader(nameOffsets[i], s.Type, s.Flags, s.Address, (ulong)s.Offset, (ulong)s.Data.Length, link, s.Type == 2 ? (ulong)(is64 ? 24 : 16) : 0));
         }
-        output.Write(SectionHeader(shstrtabName, 3, 0, (ulong)shstrtabOffset, (ulong)names.Length, 0, 0));
+        output.Write(SectionHeader(shstrtabName, 3, 0, 0, (ulong)shstrtabOffset, (ulong)names.Length, 0, 0));
 
         var file = output.ToArray();
         WriteHeader(file, phnum, (ulong)shoff, (ushort)shnum, (ushort)(shnum - 1));
@@ -169,7 +169,7 @@ public sealed class ElfBuilder(bool is64, ushort machine)
         return file;
     }
 
-    private byte[] SectionHeader(uint name, uint type, ulong flags, ulong offset, ulong size, uint link, ulong entsize)
+    private byte[] SectionHeader(uint name, uint type, ulong flags, ulong address, ulong offset, ulong size, uint link, ulong entsize)
     {
         var h = new byte[is64 ? 64 : 40];
         var s = h.AsSpan();
@@ -178,6 +178,7 @@ public sealed class ElfBuilder(bool is64, ushort machine)
         if (is64)
         {
             BinaryPrimitives.WriteUInt64LittleEndian(s[8..], flags);
+            BinaryPrimitives.WriteUInt64LittleEndian(s[16..], address);
             BinaryPrimitives.WriteUInt64LittleEndian(s[24..], offset);
             BinaryPrimitives.WriteUInt64LittleEndian(s[32..], size);
             BinaryPrimitives.WriteUInt32LittleEndian(s[40..], link);
@@ -186,6 +187,7 @@ public sealed class ElfBuilder(bool is64, ushort machine)
         else
         {
             BinaryPrimitives.WriteUInt32LittleEndian(s[8..], (uint)flags);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[12..], (uint)address);
             BinaryPrimitives.WriteUInt32LittleEndian(s[16..], (uint)offset);
             BinaryPrimitives.WriteUInt32LittleEndian(s[20..], (uint)size);
             BinaryPrimitives.WriteUInt32LittleEndian(s[24..], link);

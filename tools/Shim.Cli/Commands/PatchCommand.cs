@@ -25,16 +25,21 @@ public sealed class PatchCommand : ICliCommand
             Description = "Linear sweep over code recursive descent did not reach: off, report, rewrite (default: rewrite, proven signatures only)",
             DefaultValueFactory = _ => "rewrite",
         };
+        var uniprocessor = new Option<bool>("--uniprocessor")
+        {
+            Description = "Also apply a Linux kernel's uniprocessor lock alternatives (.smp_locks), as `shim run` does for a 1-vCPU guest",
+        };
         var command = new Command("patch", "Rewrite paravirt call sites of an image to the VMM gate and report every site")
         {
-            image, dryRun, report, output, cacheDir, sweep,
+            image, dryRun, report, output, cacheDir, sweep, uniprocessor,
         };
         command.SetAction(parse => Run(context, parse.GetValue(image)!, parse.GetValue(dryRun), parse.GetValue(report), parse.GetValue(output),
-            parse.GetValue(cacheDir) ?? PatchCache.DefaultDirectory, ParseSweep(parse.GetValue(sweep))));
+            parse.GetValue(cacheDir) ?? PatchCache.DefaultDirectory, ParseSweep(parse.GetValue(sweep)), parse.GetValue(uniprocessor)));
         return command;
     }
 
-    private static int Run(CliContext context, string imagePath, bool dryRun, string? reportPath, string? outputPath, string cacheDirectory, SweepMode sweep)
+    private static int Run(CliContext context, string imagePath, bool dryRun, string? reportPath, string? outputPath, string cacheDirectory, SweepMode sweep,
+        bool uniprocessor)
     {
         if (dryRun && outputPath is not null)
             throw new CliError(ExitCodes.UsageError, "--dry-run and --output exclude each other");
@@ -54,7 +59,7 @@ public sealed class PatchCommand : ICliCommand
             throw new CliError(ExitCodes.UsageError, $"--output needs an ELF image; '{imagePath}' is {image.Format}");
 
         var options = new PatchEngineOptions { Sweep = sweep };
-        var engine = new PatchEngine(options, XenPvPatchRules.Create(XenPvPatchRules.Gate), context.Logger);
+        var engine = new PatchEngine(options, XenPvPatchRules.ForImage(input, XenPvPatchRules.Gate, nativeCpuidVirtualized: true, uniprocessor), context.Logger);
         PatchResult result;
         var cached = false;
         try

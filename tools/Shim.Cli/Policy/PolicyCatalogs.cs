@@ -1,7 +1,6 @@
 using Shim.Adapters.Contracts.Policy;
 using Shim.Adapters.XenPv.Hypercalls;
 using Shim.Adapters.XenPv.Patching;
-using Shim.Core.Gates;
 
 namespace Shim.Cli.Policy;
 
@@ -10,7 +9,7 @@ public sealed record PolicyCatalogs(IReadOnlyList<ICallCatalog> Calls, IReadOnly
 {
     public static PolicyCatalogs Default { get; } = new(
         [XenPvCallCatalog.Instance, VmiCallCatalog.Instance],
-        [.. XenPvPatchRules.Create(GatePort.ForAdapterSlot(0)).Select(r => r.Id)]);
+        XenPvPatchRules.AllRuleIds);
 
     public ICallCatalog For(string adapter) =>
         Calls.FirstOrDefault(c => c.Adapter.Equals(adapter, StringComparison.OrdinalIgnoreCase))
