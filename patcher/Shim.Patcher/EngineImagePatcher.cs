@@ -13,24 +13,13 @@ public sealed class EngineImagePatcher(PatchEngineOptions options, PatchCache? c
     public ImagePatch Patch(PatchInput input, IReadOnlyList<IPatchRule> rules)
     {
         var engine = new PatchEngine(options, rules, logger);
-        PatchResult result;
-        var hit = false;
         try
         {
-            result = cache is null ? engine.Patch(input) : cache.GetOrPatch(engine, options, input, out hit);
+            return cache is null ? engine.Patch(input).ToImagePatch() : cache.GetOrPatchImage(engine, options, input);
         }
         catch (PatchInputException e)
         {
             throw new ImagePatchException(e.Message);
         }
-        return new ImagePatch
-        {
-            Writes = [.. result.Writes.Select(w => new PatchWrite(w.Address, w.Patched))],
-            GateSites = result.GateSites,
-            SitesRewritten = result.Count(SiteStatus.Rewritten),
-            SitesSkipped = result.Count(SiteStatus.Skipped),
-            InputSha256 = result.InputSha256,
-            FromCache = hit,
-        };
     }
 }

@@ -26,6 +26,16 @@ public sealed record PatchResult
 
     public int Count(SiteStatus status) => Sites.Count(s => s.Status == status);
 
+    /// <summary>What a run applies: the writes, the gate sites and the counts, without the site records.</summary>
+    public ImagePatch ToImagePatch() => new()
+    {
+        Writes = [.. Writes.Select(w => new PatchWrite(w.Address, w.Patched))],
+        GateSites = GateSites,
+        SitesRewritten = Count(SiteStatus.Rewritten),
+        SitesSkipped = Count(SiteStatus.Skipped),
+        InputSha256 = InputSha256,
+    };
+
     /// <summary>Copies the writes into the matching regions (for images that are written back as files).</summary>
     public void ApplyTo(IReadOnlyList<CodeRegion> regions)
     {

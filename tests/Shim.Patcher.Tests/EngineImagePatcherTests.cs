@@ -50,7 +50,37 @@ public sealed class EngineImagePatcherTests : IDisposable
         Assert.False(otherRules.FromCache); // rule ids are part of the key
         Assert.Equal(first.GateSites, second.GateSites);
         Assert.Equal(first.Writes.Select(w => (w.Address, Convert.ToHexString(w.Bytes))), second.Writes.Select(w => (w.Address, Convert.ToHexString(w.Bytes))));
-        Assert.Equal(2, Directory.GetFiles(_cache, "*.json").Length);
+        Assert.Equal(2, Directory.GetFiles(_cache, "*.patch").Length);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(7)]
+    [InlineData(50)]
+    [InlineData(-1)]
+    public void A_truncated_or_damaged_cache_entry_is_recomputed_and_replaced(int keepBytes)
+    {
+        var patcher = new EngineImagePatcher(new PatchEngineOptions(), new PatchCache(_cache), Snippet.Log);
+        var rules = XenPvPatchRules.Create(XenPvPatchRules.Gate);
+        var first = patcher.Patch(Hypercalls(), rules);
+        var entry = Assert.Single(Directory.GetFiles(_cache, "*.patch"));
+        var bytes = File.ReadAllBytes(entry);
+        // -1: whole length but a write's length field points past the end; otherwise cut after keepBytes.
+        if (keepBytes < 0)
+            bytes[8 + 32 + 12 + 8] = 0xFF;
+        else
+            Array.Resize(ref bytes, keepBytes);
+        File.WriteAllBytes(entry, bytes);
+
+        var again = patcher.Patch(Hypercalls(), rules);
+        var third = patcher.Patch(Hypercalls(), rules);
+
+        Assert.False(again.FromCache);
+        Assert.True(third.FromCache);
+        Assert.Equal(first.GateSites, again.GateSites);
+        Assert.Equal(first.Writes.Select(w => (w.Address, Convert.ToHexString(w.Bytes))), third.Writes.Select(w => (w.Address, Convert.ToHexString(w.Bytes))));
+        Assert.Equal(first.InputSha256, third.InputSha256);
+        Assert.Equal(first.SitesRewritten, third.SitesRewritten);
     }
 
     [Fact]

@@ -3,8 +3,9 @@ using Shim.Patcher.Contracts;
 namespace Shim.Patcher.Reporting;
 
 /// <summary>
-/// Patch results cached by the hash of input, rules, options and engine version: one report file per key in a
-/// git-ignored folder (default .cache/patch). A damaged entry is ignored and recomputed.
+/// Patch results cached by the hash of input, rules, options and engine version, one file per key in a git-ignored
+/// folder (default .cache/patch): the full JSON report for `shim patch` (<see cref="GetOrPatch"/>), and the compact
+/// form a run applies (<see cref="GetOrPatchImage"/>). A damaged entry is ignored and recomputed.
 /// </summary>
 public sealed class PatchCache(string directory)
 {
@@ -14,7 +15,7 @@ public sealed class PatchCache(string directory)
 
     public PatchResult GetOrPatch(PatchEngine engine, PatchEngineOptions options, PatchInput input, out bool hit)
     {
-        var path = PathFor(PatchInputHasher.HashForCache(input, engine.RuleIds, options));
+        var path = PathFor(engine, options, input, ".json");
         if (File.Exists(path))
         {
             try
@@ -30,20 +31,42 @@ public sealed class PatchCache(string directory)
         }
         var result = engine.Patch(input);
         hit = false;
+        Store(path, stream =>
+        {
+            using var writer = new StreamWriter(stream);
+            writer.Write(PatchReportJson.Serialize(result));
+        });
+        return result;
+    }
+
+    /// <summary>What a run applies, from the compact entry when there is a sound one.</summary>
+    public ImagePatch GetOrPatchImage(PatchEngine engine, PatchEngineOptions options, PatchInput input)
+    {
+        var path = PathFor(engine, options, input, ".patch");
+        if (File.Exists(path) && CompactPatchFile.TryRead(File.ReadAllBytes(path)) is { } cached)
+            return cached with { FromCache = true };
+        var patch = engine.Patch(input).ToImagePatch();
+        Store(path, stream => stream.Write(CompactPatchFile.Write(patch)));
+        return patch;
+    }
+
+    private string PathFor(PatchEngine engine, PatchEngineOptions options, PatchInput input, string extension) =>
+        Path.Combine(Directory, PatchInputHasher.HashForCache(input, engine.RuleIds, options) + extension);
+
+    private void Store(string path, Action<Stream> write)
+    {
         try
         {
             System.IO.Directory.CreateDirectory(Directory);
             // A unique temporary name: two runs patching the same image at once must not share one.
             var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllText(temporary, PatchReportJson.Serialize(result));
+            using (var stream = File.Create(temporary))
+                write(stream);
             File.Move(temporary, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The cache only saves time: an unwritable folder must not fail the patch.
         }
-        return result;
     }
-
-    private string PathFor(string key) => Path.Combine(Directory, key + ".json");
 }
