@@ -52,6 +52,8 @@ public sealed class CompatRootTables
     private void Store(GuestPhysicalAddress entry, ulong value)
     {
         _memory.Write(entry, value);
+        // The VMM's own root entry: the guest must never run on the old one.
         _writes?.Record(entry);
+        _writes?.RequireReplay();
     }
 }

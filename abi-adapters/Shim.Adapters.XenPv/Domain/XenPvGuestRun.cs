@@ -264,7 +264,11 @@ internal sealed class XenPvGuestRun : IGuestRun, ISyscallHandler, ITrapHandler, 
         var rflags = (state.Regs.Rflags | RflagsInterrupt) & ~RflagsIopl;
         vcpu.Registers = state.Regs;
         ref var sregs = ref vcpu.SpecialRegisters;
-        LongModeControl.LoadRoot(ref sregs, _hardwareCr3(vcpu.Id, xenVcpu.ActiveRootFrame), xenVcpu.ConsumeTlbFlushRequest());
+        var flush = xenVcpu.ConsumeTlbFlushRequest();
+        // The guest flushes its TLB (or loads a root): the page-table writes it may have seen late must be seen now.
+        if (flush)
+            _machine.PageTableWrites.RequireReplay();
+        LongModeControl.LoadRoot(ref sregs, _hardwareCr3(vcpu.Id, xenVcpu.ActiveRootFrame), flush);
         // pv32 segment bases come from its descriptors (compatibility mode); only pv64 has set_segment_base.
         if (_width == XenGuestWidth.Pv64)
         {

@@ -185,6 +185,9 @@ public sealed class XenPageTableManager
             }
             state.Validated = true;
             state.WasPageTable |= type.IsPageTable();
+            // A writable mapping of this frame that KVM's shadow still holds (its PTE changed, not yet replayed) would
+            // let the guest write the new table or descriptor page behind validation: like Xen's type-change flush.
+            _writes?.RequireReplay();
             return 0;
         }
         // A frame still being validated (count 1, not validated) can only be reached again through a cycle.

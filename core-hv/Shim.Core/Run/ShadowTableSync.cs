@@ -16,13 +16,13 @@ namespace Shim.Core.Run;
 public sealed class ShadowTableSync(KvmVcpu vcpu, IGuestMemory memory, MicroMonitor monitor, PageTableWriteLog log, ExitCounters counters)
 {
     /// <summary>
-    /// Replays every pending write. A kick that arrives meanwhile does not abandon the work (the routine resumes
+    /// Replays every pending write once a replay is due (<see cref="PageTableWriteLog.RequireReplay"/>). A kick that arrives meanwhile does not abandon the work (the routine resumes
     /// where KVM stopped it, so a large replay still finishes); it returns false so the caller can look at why it
     /// was kicked before the guest runs.
     /// </summary>
     public bool Flush()
     {
-        if (log.IsEmpty)
+        if (!log.IsDue)
             return true;
         var runs = log.Drain();
         var kicked = false;

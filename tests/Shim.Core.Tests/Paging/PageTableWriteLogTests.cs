@@ -34,4 +34,32 @@ public sealed class PageTableWriteLogTests
         log.Record(new GuestPhysicalAddress(0x1000), -3);
         Assert.True(log.IsEmpty);
     }
+
+    [Fact]
+    public void RecordedWritesWaitUntilAReplayIsRequiredAndDrainingEndsTheRequest()
+    {
+        var log = new PageTableWriteLog();
+        log.Record(new GuestPhysicalAddress(0x1000));
+
+        Assert.False(log.IsDue);
+        log.RequireReplay();
+        Assert.True(log.IsDue);
+        log.Record(new GuestPhysicalAddress(0x2000));
+        Assert.True(log.IsDue);
+
+        Assert.Equal(2, log.Drain().Count);
+        Assert.False(log.IsDue);
+        log.Record(new GuestPhysicalAddress(0x3000));
+        Assert.False(log.IsDue);
+    }
+
+    [Fact]
+    public void ARequestWithNothingPendingDoesNotMakeLaterWritesDue()
+    {
+        var log = new PageTableWriteLog();
+        log.RequireReplay();
+        log.Record(new GuestPhysicalAddress(0x1000));
+
+        Assert.False(log.IsDue);
+    }
 }
