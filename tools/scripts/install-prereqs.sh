@@ -22,6 +22,8 @@ missing=()
 for command in "${!needed[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")
 done
+# The ahead-of-time compiled `shim` (publish-shim.sh) links against the system's zlib.
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

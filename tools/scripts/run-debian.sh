@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Boots Debian's unmodified cloud kernel under Shim to the busybox prompt of Shim's test initramfs: prerequisites,
-# the real images from Debian (kernel + busybox-static), a release build, the initramfs, then `shim run`.
+# the real images from Debian (kernel + busybox-static), the ahead-of-time compiled `shim` (publish-shim.sh), the
+# initramfs, then `shim run`.
 # The init prints a marker line (uname, vCPUs, free memory), runs ONE line you type, and powers off.
 #   tools/scripts/run-debian.sh [--generic] [shim run options...]     e.g. --stats, --timeout 300, --vcpus 2
 set -euo pipefail
@@ -9,8 +10,7 @@ generic=0
 if [ "${1:-}" = "--generic" ]; then generic=1; shift; fi
 bash tools/scripts/install-prereqs.sh
 bash tools/scripts/fetch-guests.sh >&2
-dotnet build tools/Shim.Cli -c Release --nologo -v quiet >&2
-shim=(dotnet tools/Shim.Cli/bin/Release/net10.0/shim.dll)
+shim=("$(bash tools/scripts/publish-shim.sh)")
 if [ $generic -eq 1 ]; then
   kernel=$(ls .cache/guests/kernels/vmlinuz-*-amd64 | grep -v -- -cloud-amd64)
 else

@@ -11,6 +11,6 @@ if [ $# -eq 0 ] || [ "${1#-}" != "$1" ]; then
 fi
 bash tools/scripts/install-prereqs.sh
 bash tools/scripts/fetch-guests.sh >&2
-dotnet build tools/Shim.Cli -c Release --nologo -v quiet >&2
+shim=$(bash tools/scripts/publish-shim.sh)
 image=$1; shift
-exec dotnet tools/Shim.Cli/bin/Release/net10.0/shim.dll run "$image" "$@"
+exec "$shim" run "$image" "$@"

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Shim.Patcher.Contracts;
 using Shim.Patcher.Discovery;
 
@@ -9,13 +11,15 @@ namespace Shim.Patcher.Reporting;
 /// <summary>Converts results to and from the report JSON (also the patch cache's storage format).</summary>
 public static class PatchReportJson
 {
-    private static readonly JsonSerializerOptions Options = new()
+    private static readonly JsonTypeInfo<PatchReport> Report = (JsonTypeInfo<PatchReport>)new JsonSerializerOptions
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         // Reports are files for people and diff tools, never embedded in HTML: keep quotes and '<' readable.
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
+        // Source-generated metadata: also works in the ahead-of-time compiled `shim`.
+        TypeInfoResolver = PatchReportJsonContext.Default,
+    }.GetTypeInfo(typeof(PatchReport));
 
     public static PatchReport ToReport(PatchResult result) => new()
     {
@@ -36,7 +40,7 @@ public static class PatchReportJson
             .ToList(),
     };
 
-    public static string Serialize(PatchResult result) => JsonSerializer.Serialize(ToReport(result), Options) + "\n";
+    public static string Serialize(PatchResult result) => JsonSerializer.Serialize(ToReport(result), Report) + "\n";
 
     /// <exception cref="InvalidDataException">The text is not a report of the current format.</exception>
     public static PatchResult Deserialize(string json)
@@ -44,7 +48,7 @@ public static class PatchReportJson
         PatchReport? report;
         try
         {
-            report = JsonSerializer.Deserialize<PatchReport>(json, Options);
+            report = JsonSerializer.Deserialize(json, Report);
         }
         catch (JsonException e)
         {
@@ -109,3 +113,6 @@ public static class PatchReportJson
     private static string Unkebab(string name) =>
         string.Concat(name.Split('-').Select(part => part.Length == 0 ? part : char.ToUpperInvariant(part[0]) + part[1..]));
 }
+
+[JsonSerializable(typeof(PatchReport))]
+internal sealed partial class PatchReportJsonContext : JsonSerializerContext;

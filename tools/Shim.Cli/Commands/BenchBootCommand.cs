@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Shim.Cli.BootBench;
 using Shim.Cli.Hosting;
+using Shim.Cli.Regress;
 using Shim.GuestImages.Initramfs;
 
 namespace Shim.Cli.Commands;
@@ -75,13 +76,12 @@ public sealed class BenchBootCommand : ICliCommand
 
     private static BootTarget ShimTarget(string kernel, string initrd, string extra, ulong ramBytes, double benchTimeout)
     {
-        // This very binary: the apphost when started as `shim`, else `dotnet shim.dll`.
-        var self = Environment.ProcessPath ?? throw new CliError(ExitCodes.BaselineFailed, "cannot tell which executable is running");
-        var prefix = Path.GetFileNameWithoutExtension(self) == "dotnet" ? new[] { typeof(BenchBootCommand).Assembly.Location } : [];
+        // This very binary (native, apphost or `dotnet exec shim.dll`).
+        var self = ShimLauncher.Current();
         // Shim's own timeout comes first so that it still prints --stats for a boot that does not finish.
         var shimTimeout = Math.Max(1, benchTimeout - 5).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return new BootTarget("Shim", self,
-            [.. prefix, "run", kernel, "--initrd", initrd, "--cmdline", $"console=hvc0 {extra}".TrimEnd(),
+        return new BootTarget("Shim", self.FileName,
+            [.. self.Prefix, "run", kernel, "--initrd", initrd, "--cmdline", $"console=hvc0 {extra}".TrimEnd(),
              "--memory", $"{ramBytes >> 20}M", "--stats", "--timeout", shimTimeout],
             ramBytes);
     }

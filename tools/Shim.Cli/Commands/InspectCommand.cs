@@ -24,7 +24,7 @@ public sealed class InspectCommand : ICliCommand
             var file = parse.GetValue(image)!;
             var report = Inspect(context, file, parse.GetValue(loadAddress));
             if (parse.GetValue(json))
-                context.Out.WriteLine(JsonSerializer.Serialize(report, InspectReport.JsonOptions));
+                context.Out.WriteLine(JsonSerializer.Serialize(report, CliJson.Default.InspectReport));
             else
                 InspectTextWriter.Write(context.Out, report);
             return ExitCodes.Success;

@@ -26,13 +26,6 @@ public sealed record InspectReport(
     InspectVmi? Vmi,
     InspectHypercalls Hypercalls)
 {
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
-
     public static InspectReport From(string file, GuestDescriptor d) => new(
         file,
         d.Format.ToString(),

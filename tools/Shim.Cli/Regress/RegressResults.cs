@@ -75,19 +75,13 @@ public sealed record RegressRun
 
     public int Count(EntryStatus status) => Entries.Count(e => e.Status == status);
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-    };
-
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, CliJson.Default.RegressRun);
 
     public static RegressRun Read(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize<RegressRun>(File.ReadAllText(path), Json)
+            return JsonSerializer.Deserialize(File.ReadAllText(path), CliJson.Default.RegressRun)
                 ?? throw new InvalidDataException($"{path}: empty result file");
         }
         catch (JsonException e)

@@ -36,21 +36,14 @@ public sealed record RunStatsDocument
         Policy = [.. accounts],
     };
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
-
-    public void WriteTo(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json));
+    public void WriteTo(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, CliJson.Default.RunStatsDocument));
 
     /// <summary>Null when the file is missing or not a stats document (a child that died before writing it).</summary>
     public static RunStatsDocument? TryRead(string path)
     {
         try
         {
-            return File.Exists(path) ? JsonSerializer.Deserialize<RunStatsDocument>(File.ReadAllText(path), Json) : null;
+            return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), CliJson.Default.RunStatsDocument) : null;
         }
         catch (JsonException)
         {
