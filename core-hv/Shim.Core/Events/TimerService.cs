@@ -1,3 +1,5 @@
+using Shim.Core.Kvm;
+
 namespace Shim.Core.Events;
 
 /// <summary>
@@ -12,9 +14,13 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
         public long DueNanoseconds { get; set; }
     }
 
-    private const long MaxWaitNanoseconds = int.MaxValue * 1_000_000L;
+    private const long NanosecondsPerMillisecond = 1_000_000;
+    private const long MaxWaitNanoseconds = int.MaxValue * NanosecondsPerMillisecond;
     private readonly object _gate = new();
     private readonly Dictionary<long, Entry> _timers = [];
+
+    /// <summary>Poll's scratch list, reused: the timer thread polls at every deadline and must not make garbage.</summary>
+    private readonly List<Entry> _due = [];
     private long _nextId;
 
     /// <summary>Bumped by every Schedule, so the timer thread notices one that landed while it was not waiting.</summary>
@@ -42,11 +48,12 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
             return _timers.Remove(timerId);
     }
 
-    /// <summary>Posts every due event; returns the next deadline, or null when no timer is armed.</summary>
+    /// <summary>Posts every due event; returns the next deadline, or null when no timer is armed. One caller at a time.</summary>
     public long? Poll()
     {
         var now = clock.NowNanoseconds;
-        List<Entry> due = [];
+        var due = _due;
+        due.Clear();
         long? next = null;
         lock (_gate)
         {
@@ -72,6 +79,7 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
         }
         foreach (var entry in due)
             entry.Target.Post(entry.Event);
+        due.Clear();
         return next;
     }
 
@@ -102,12 +110,33 @@ public sealed class TimerService(IMonotonicClock clock) : IDisposable
                 if (_schedules != schedulesSeen)
                     continue;
                 var waitNanoseconds = next is { } due ? due - clock.NowNanoseconds : long.MaxValue;
-                // Monitor.Wait takes at most int.MaxValue ms; a guest may arm a timer decades away (Linux NO_HZ does).
-                if (waitNanoseconds > 0)
-                    System.Threading.Monitor.Wait(_gate, waitNanoseconds == long.MaxValue ? Timeout.InfiniteTimeSpan
-                        : TimeSpan.FromTicks(Math.Max(1, Math.Min(waitNanoseconds, MaxWaitNanoseconds) / 100)));
+                if (waitNanoseconds <= 0)
+                    continue;
+                // Monitor.Wait counts whole milliseconds (a shorter timeout returns at once) and at most int.MaxValue
+                // of them (a guest may arm a timer decades away; Linux NO_HZ does). Wait the whole milliseconds here,
+                // where a new timer can wake the thread, and sleep the last fraction below.
+                if (waitNanoseconds >= NanosecondsPerMillisecond)
+                {
+                    System.Threading.Monitor.Wait(_gate, waitNanoseconds == long.MaxValue ? Timeout.Infinite
+                        : (int)(Math.Min(waitNanoseconds, MaxWaitNanoseconds) / NanosecondsPerMillisecond));
+                    continue;
+                }
             }
+            SleepUnderAMillisecond(next);
         }
+    }
+
+    /// <summary>
+    /// Sleeps until <paramref name="deadline"/>, less than a millisecond away. Spinning through it instead (a zero
+    /// Monitor.Wait) cost a core and, with a list per poll, most of the VMM's garbage. A timer scheduled meanwhile
+    /// waits for the end of this sleep: at most a millisecond late.
+    /// </summary>
+    private void SleepUnderAMillisecond(long? deadline)
+    {
+        var remaining = deadline is { } due ? due - clock.NowNanoseconds : 0;
+        if (remaining <= 0)
+            return;
+        LibC.Nanosleep(new LibC.Timespec { Seconds = 0, Nanoseconds = Math.Min(remaining, NanosecondsPerMillisecond - 1) }, 0);
     }
 
     public void Dispose()

@@ -34,6 +34,17 @@ internal static partial class LibC
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
     public static partial int Madvise(nint address, nuint length, int advice);
 
+    /// <summary>struct timespec on 64-bit Linux.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "nanosleep", SetLastError = true)]
+    public static partial int Nanosleep(in Timespec request, nint remaining);
+
     [LibraryImport("libc", EntryPoint = "pthread_self")]
     public static partial nuint PthreadSelf();
 
