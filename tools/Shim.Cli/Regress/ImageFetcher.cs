@@ -4,7 +4,9 @@ namespace Shim.Cli.Regress;
 
 /// <summary>
 /// Finds a catalog image: its path if the file exists, else the named file of a Debian package, downloaded with
-/// `apt-get download` and unpacked with `dpkg-deb -x` into a cache folder once, then reused.
+/// `apt-get download` and unpacked with `dpkg-deb -x` into a cache folder once, then reused. A package is unpacked
+/// into a staging folder that is renamed into place when complete, so a run that finds the package's folder never
+/// reads a file another entry (or another process) is still unpacking.
 /// </summary>
 public sealed class ImageFetcher(string cacheDirectory)
 {
@@ -36,13 +38,30 @@ public sealed class ImageFetcher(string cacheDirectory)
 
     private static async Task FetchAsync(string package, string root, CancellationToken cancellation)
     {
-        var download = Path.Combine(root, ".download");
-        Directory.CreateDirectory(download);
-        await RunAsync("apt-get", ["download", package], download, cancellation);
-        var deb = Directory.EnumerateFiles(download, "*.deb").FirstOrDefault()
-            ?? throw new FileNotFoundException($"apt-get download {package} produced no .deb");
-        await RunAsync("dpkg-deb", ["-x", deb, root], download, cancellation);
-        Directory.Delete(download, recursive: true);
+        var staging = $"{root}.partial-{Guid.NewGuid():N}";
+        try
+        {
+            var download = Path.Combine(staging, ".download");
+            Directory.CreateDirectory(download);
+            await RunAsync("apt-get", ["download", package], download, cancellation);
+            var deb = Directory.EnumerateFiles(download, "*.deb").FirstOrDefault()
+                ?? throw new FileNotFoundException($"apt-get download {package} produced no .deb");
+            await RunAsync("dpkg-deb", ["-x", deb, staging], download, cancellation);
+            Directory.Delete(download, recursive: true);
+            try
+            {
+                Directory.Move(staging, root);
+            }
+            catch (IOException) when (Directory.Exists(root))
+            {
+                // Another process unpacked the same package first; its folder is complete.
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+                Directory.Delete(staging, recursive: true);
+        }
     }
 
     private static async Task RunAsync(string tool, string[] arguments, string directory, CancellationToken cancellation)
