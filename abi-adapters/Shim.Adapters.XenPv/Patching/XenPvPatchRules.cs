@@ -22,12 +22,21 @@ public static class XenPvPatchRules
     ];
 
     /// <summary>
-    /// The rules for one kernel image: <see cref="Create"/>'s, plus the kernel's own uniprocessor lock alternatives
-    /// when the guest has a single vCPU for its whole life (<paramref name="uniprocessor"/>).
+    /// The rules for one kernel image: <see cref="Create"/>'s; first the in-guest answer for absent vCPUs when the
+    /// input offers a trampoline area (it claims the generic hypercall stub before the in-place gate rule does); and
+    /// the kernel's own uniprocessor lock alternatives when the guest has a single vCPU for its whole life
+    /// (<paramref name="uniprocessor"/>).
     /// </summary>
-    public static IReadOnlyList<IPatchRule> ForImage(PatchInput input, GatePort gate, bool nativeCpuidVirtualized, bool uniprocessor) =>
-        uniprocessor ? [.. Create(gate, nativeCpuidVirtualized), LinuxUniprocessorLockRule.For(input)] : Create(gate, nativeCpuidVirtualized);
+    public static IReadOnlyList<IPatchRule> ForImage(PatchInput input, GatePort gate, bool nativeCpuidVirtualized, bool uniprocessor)
+    {
+        List<IPatchRule> rules = input.Trampolines is null ? [] : [new XenAbsentVcpuRule(gate)];
+        rules.AddRange(Create(gate, nativeCpuidVirtualized));
+        if (uniprocessor)
+            rules.Add(LinuxUniprocessorLockRule.For(input));
+        return rules;
+    }
 
     /// <summary>Every rule id an ops policy may switch, optional rules included.</summary>
-    public static IReadOnlyList<string> AllRuleIds { get; } = [.. Create(Gate).Select(r => r.Id), LinuxUniprocessorLockRule.RuleId];
+    public static IReadOnlyList<string> AllRuleIds { get; } =
+        [XenAbsentVcpuRule.RuleId, .. Create(Gate).Select(r => r.Id), LinuxUniprocessorLockRule.RuleId];
 }
