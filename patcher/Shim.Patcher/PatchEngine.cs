@@ -1,4 +1,3 @@
-using Iced.Intel;
 using Serilog;
 using Shim.Patcher.Contracts;
 using Shim.Patcher.Discovery;

@@ -13,8 +13,9 @@ namespace Shim.Adapters.XenPv.Patching;
 /// <summary>
 /// Runs the image patcher for a Xen-PV domain: once over the kernel image before the builder loads it, and once
 /// over the hypercall page the builder fills (it is not in the file). Collects the gate sites for the guard.
-/// The int3 fill after a Linux kernel's .text is offered as trampoline area (<see cref="LinuxTextPadding"/>). <paramref name="uniprocessor"/>: the guest has one
-/// vCPU for its whole life and may run the kernel's uniprocessor lock alternatives (see <see cref="LinuxUniprocessorLockRule"/>).
+/// The unused rest of the page after a Linux kernel's .text is offered as trampoline area (<see cref="LinuxTextPadding"/>).
+/// <paramref name="uniprocessor"/>: the guest has one vCPU for its whole life and may run the kernel's uniprocessor
+/// lock alternatives (see <see cref="LinuxUniprocessorLockRule"/>).
 /// </summary>
 public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGuestWidth width, bool nativeCpuidVirtualized, bool uniprocessor, ILogger logger)
 {
@@ -30,7 +31,7 @@ public sealed class XenKernelPatcher(IImagePatcher patcher, GatePort gate, XenGu
     /// </summary>
     public IReadOnlyList<XenLoadSegment> PatchImage(GuestImage image, ulong? hypercallPage)
     {
-        // The int3 fill after .text hosts trampolines (only the run path offers it: `shim patch --output` writes sections).
+        // The page's rest after .text hosts trampolines (only the run path offers it: `shim patch --output` writes sections).
         var input = GuestImageCode.ToPatchInput(image) with { Trampolines = LinuxTextPadding.Find(image) };
         var patch = Run(input, XenPvPatchRules.ForImage(input, gate, nativeCpuidVirtualized, uniprocessor), "kernel image");
         var segments = image.Segments.Select(s => new XenLoadSegment(s.VirtualAddress, s.Data, s.MemorySize)).ToArray();
