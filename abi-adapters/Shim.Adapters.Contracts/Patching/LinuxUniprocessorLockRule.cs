@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Iced.Intel;
 using Shim.Patcher.Contracts;
 
@@ -56,18 +57,9 @@ public sealed class LinuxUniprocessorLockRule(IReadOnlySet<ulong> lockSites) : I
 
     private static bool EncodesAs(in Instruction instruction, int bitness, ReadOnlySpan<byte> original)
     {
-        var writer = new ByteWriter();
+        var writer = new ByteListWriter();
         if (!Encoder.Create(bitness, writer).TryEncode(instruction, instruction.IP, out var length, out _) || length != original.Length)
             return false;
-        return writer.Bytes[0] == LinuxSmpLocks.DsPrefix && writer.Bytes.AsSpan(1).SequenceEqual(original[1..]);
-    }
-
-    private sealed class ByteWriter : CodeWriter
-    {
-        private readonly List<byte> _bytes = new(16);
-
-        public byte[] Bytes => [.. _bytes];
-
-        public override void WriteByte(byte value) => _bytes.Add(value);
+        return writer.Bytes[0] == LinuxSmpLocks.DsPrefix && CollectionsMarshal.AsSpan(writer.Bytes)[1..].SequenceEqual(original[1..]);
     }
 }
