@@ -92,13 +92,4 @@ public sealed class XenAbsentVcpuRuleTests
 
         Assert.Equal("xen.syscall-hypercall", Assert.Single(result.Sites).RuleId);
     }
-
-    private static List<Instruction> Decode(byte[] bytes, ulong ip)
-    {
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes), ip);
-        var list = new List<Instruction>();
-        while (decoder.IP < ip + (ulong)bytes.Length)
-            list.Add(decoder.Decode());
-        return list;
-    }
 }

@@ -111,13 +111,6 @@ public sealed class XenKernelPatcherTests
         Assert.Equal("cannot patch the kernel image: regions overlap", error.Message);
     }
 
-    private static IEnumerable<Mnemonic> Mnemonics(byte[] bytes)
-    {
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes), Base);
-        while (decoder.IP < Base + (ulong)bytes.Length)
-            yield return decoder.Decode().Mnemonic;
-    }
-
     private sealed class FixedPatcher(PatchWrite write) : IImagePatcher
     {
         public ImagePatch Patch(PatchInput input, IReadOnlyList<IPatchRule> rules) => new()

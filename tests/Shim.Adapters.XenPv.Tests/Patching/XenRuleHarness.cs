@@ -37,13 +37,16 @@ internal static class XenRuleHarness
         new PatchEngine(new PatchEngineOptions { Sweep = sweep }, XenPvPatchRules.Create(Gate), Logger.None).Patch(input);
 
     /// <summary>The mnemonics of 64-bit code at <see cref="Base"/>, decoded one after another.</summary>
-    public static List<Mnemonic> Mnemonics(byte[] code)
+    public static List<Mnemonic> Mnemonics(byte[] code) => [.. Decode(code, Base).Select(i => i.Mnemonic)];
+
+    /// <summary>64-bit code at <paramref name="ip"/>, decoded one instruction after another.</summary>
+    public static List<Instruction> Decode(byte[] code, ulong ip)
     {
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), Base);
-        var mnemonics = new List<Mnemonic>();
-        while (decoder.IP < Base + (ulong)code.Length)
-            mnemonics.Add(decoder.Decode().Mnemonic);
-        return mnemonics;
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), ip);
+        var instructions = new List<Instruction>();
+        while (decoder.IP < ip + (ulong)code.Length)
+            instructions.Add(decoder.Decode());
+        return instructions;
     }
 
     private sealed class Writer : CodeWriter
